@@ -1,0 +1,251 @@
+"""The document contracts shared by every stage: posts, alerts and events.
+
+One validated schema flows source → crawler → nlp → index → warning, so each
+stage can trust what it receives. Timestamps are always timezone-aware; naive
+values are read as Asia/Shanghai, the zone the monitored sources publish in.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+
+# Query parameters that track the reader rather than identify the page.
+_TRACKING_PARAMS = re.compile(r"^(utm_\w+|spm|from|share_\w+|timestamp|_t|ref)$", re.I)
+
+
+def aware(value: datetime | None, tz: ZoneInfo = DEFAULT_TZ) -> datetime | None:
+    """Attach the default zone to a naive datetime; leave aware ones alone."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+def now() -> datetime:
+    return datetime.now(DEFAULT_TZ)
+
+
+def normalize_url(url: str) -> str:
+    """Canonical form of a URL so the same page crawled twice gets one id."""
+    parts = urlsplit(url.strip())
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not _TRACKING_PARAMS.match(k)]
+    query.sort()
+    netloc = parts.netloc.lower()
+    if netloc.endswith(":80") and parts.scheme == "http":
+        netloc = netloc[:-3]
+    if netloc.endswith(":443") and parts.scheme == "https":
+        netloc = netloc[:-4]
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), netloc, path, urlencode(query), ""))
+
+
+def post_id(platform: str, native_id: str | None = None, url: str | None = None) -> str:
+    """Stable document id: platform + native id when the source has one, else a URL hash.
+
+    Stable ids make every write an idempotent upsert, so a crash mid-run or a
+    re-crawl never duplicates a post.
+    """
+    if native_id:
+        return f"{platform}:{native_id}"
+    if not url:
+        raise ValueError("a post needs a native id or a url to derive its id")
+    digest = hashlib.sha1(normalize_url(url).encode("utf-8")).hexdigest()[:20]
+    return f"{platform}:u{digest}"
+
+
+class Platform(str, Enum):
+    news = "news"
+    gov_board = "gov_board"
+    rss = "rss"
+    weibo = "weibo"
+    forum = "forum"
+
+
+class SentimentLabel(str, Enum):
+    negative = "负面"
+    neutral = "中性"
+    positive = "正面"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=True)
+
+
+class Author(_Model):
+    name: str | None = None
+    id: str | None = None
+    followers: int | None = Field(default=None, ge=0)
+    verified: bool = False
+    location: str | None = None
+
+
+class Engagement(_Model):
+    reposts: int = Field(default=0, ge=0)
+    comments: int = Field(default=0, ge=0)
+    likes: int = Field(default=0, ge=0)
+
+    @property
+    def total(self) -> int:
+        return self.reposts + self.comments + self.likes
+
+
+class Sentiment(_Model):
+    label: SentimentLabel
+    score: float = Field(ge=0.0, le=1.0, description="probability of the label")
+
+
+class Emotion(_Model):
+    label: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class Topic(_Model):
+    label: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class Region(_Model):
+    """Where a post is about (or, failing that, where its author is)."""
+    province: str | None = None
+    province_code: str | None = None
+    city: str | None = None
+    city_code: str | None = None
+    district: str | None = None
+    district_code: str | None = None
+    source: str | None = Field(default=None, description="'text' or 'author'")
+
+    @property
+    def code(self) -> str | None:
+        return self.district_code or self.city_code or self.province_code
+
+    @property
+    def name(self) -> str:
+        return "".join(p for p in (self.province, self.city, self.district) if p)
+
+
+class Post(_Model):
+    """One public post, article, feed entry or citizen message."""
+    id: str
+    platform: Platform
+    source: str = Field(description="configured source name, e.g. 'metro_news'")
+    url: str | None = None
+    title: str = ""
+    content: str = ""
+    author: Author = Field(default_factory=Author)
+    published_at: datetime
+    crawled_at: datetime = Field(default_factory=now)
+    engagement: Engagement = Field(default_factory=Engagement)
+    lang: str = "zh"
+
+    # Filled by nlp enrichment; empty until then.
+    tokens: list[str] = Field(default_factory=list, description="jieba segmentation of title+content")
+    keywords: list[str] = Field(default_factory=list)
+    sentiment: Sentiment | None = None
+    emotion: Emotion | None = None
+    topics: list[Topic] = Field(default_factory=list)
+    region: Region | None = None
+    event_id: str | None = None
+    dup_group: str | None = Field(default=None, description="near-duplicate group id")
+    is_first_report: bool = Field(default=False, description="首发: earliest post of its dup group")
+    pii_masked: bool = False
+    enriched_at: datetime | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("published_at", "crawled_at", "enriched_at", mode="after")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return aware(value)
+
+    @model_validator(mode="after")
+    def _has_text(self) -> "Post":
+        if not (self.title.strip() or self.content.strip()):
+            raise ValueError("a post needs a title or content")
+        return self
+
+    @property
+    def text(self) -> str:
+        """Title and body as one string, the unit the NLP models read."""
+        if self.title and self.content.startswith(self.title):
+            return self.content
+        return f"{self.title}\n{self.content}".strip()
+
+    @property
+    def topic(self) -> str | None:
+        return self.topics[0].label if self.topics else None
+
+    @property
+    def sentiment_label(self) -> str | None:
+        return self.sentiment.label if self.sentiment else None
+
+
+class AlertLevel(str, Enum):
+    """National four-colour warning grades, lowest to highest."""
+    blue = "蓝"
+    yellow = "黄"
+    orange = "橙"
+    red = "红"
+
+    @property
+    def rank(self) -> int:
+        return list(AlertLevel).index(self)
+
+    @classmethod
+    def parse(cls, value: "str | AlertLevel") -> "AlertLevel":
+        if isinstance(value, AlertLevel):
+            return value
+        for level in cls:
+            if value in (level.value, level.name):
+                return level
+        raise ValueError(f"unknown alert level {value!r}; use one of 蓝/黄/橙/红 or blue/yellow/orange/red")
+
+
+class AlertStatus(str, Enum):
+    open = "open"              # raised, not yet seen by the owner
+    acknowledged = "acknowledged"
+    handling = "handling"
+    closed = "closed"
+
+
+class Alert(_Model):
+    """A warning raised by a rule; its state is written back to the store."""
+    id: str = Field(description="stable: rule + dedup key, so re-evaluation updates instead of repeating")
+    rule: str
+    rule_type: str
+    level: AlertLevel
+    title: str
+    summary: str = ""
+    status: AlertStatus = AlertStatus.open
+    topic: str | None = None
+    region: Region | None = None
+    agency: str | None = Field(default=None, description="agency id the alert is routed to")
+    agency_name: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    post_ids: list[str] = Field(default_factory=list, description="representative posts, newest first")
+    metrics: dict[str, float] = Field(default_factory=dict)
+    window_start: datetime
+    window_end: datetime
+    first_seen: datetime = Field(default_factory=now)
+    last_seen: datetime = Field(default_factory=now)
+    history: list[dict[str, Any]] = Field(default_factory=list, description="level changes, notifications, handling")
+
+    @field_validator("window_start", "window_end", "first_seen", "last_seen", mode="after")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return aware(value)
+
+    @property
+    def level_enum(self) -> AlertLevel:
+        return AlertLevel.parse(self.level)
+
+
+def utc(dt: datetime) -> datetime:
+    return aware(dt).astimezone(timezone.utc)

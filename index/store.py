@@ -1,0 +1,158 @@
+"""The Store interface: what warnings, reports and the dashboard may ask of storage.
+
+Both backends (embedded SQLite, Elasticsearch) implement it and pass one
+contract test suite. Every question the warning engine and the reports ask is
+an aggregation here, so Elasticsearch can answer it without scanning hits.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from .schema import Alert, Post
+
+# Keyword fields a query may filter or group on. Dotted names follow the Post schema.
+KEYWORD_FIELDS = (
+    "platform", "source", "sentiment", "emotion", "topic",
+    "province", "city", "district", "region_code", "event_id", "dup_group", "author",
+)
+Interval = Literal["hour", "day", "15m", "30m", "6h", "week"]
+
+
+@dataclass(frozen=True)
+class PostQuery:
+    """Filters shared by search, count and aggregations. Empty means no filter.
+
+    Time ranges are half-open: start <= published_at < end.
+    """
+    text: str | None = None                 # full-text query (words ANDed; "quoted phrase" allowed)
+    start: datetime | None = None
+    end: datetime | None = None
+    platforms: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    sentiments: tuple[str, ...] = ()        # SentimentLabel values: 负面/中性/正面
+    topics: tuple[str, ...] = ()            # primary topic label
+    region_codes: tuple[str, ...] = ()      # matches a post whose province, city or district code is listed
+    event_ids: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    enriched: bool | None = None            # None: both; False: not yet enriched
+
+
+@dataclass
+class SearchHit:
+    post: Post
+    score: float = 0.0
+    highlight: str | None = None   # snippet with <em> marks around matched terms
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[SearchHit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: str
+    count: int
+
+
+@dataclass(frozen=True)
+class TimeBucket:
+    start: datetime
+    counts: dict[str, int]        # group key -> count ("_all" when no group field)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class StoreError(RuntimeError):
+    """A storage operation failed; the message says which and why."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend cannot be reached now; callers spool and retry later."""
+
+
+@dataclass
+class UpsertReport:
+    written: int = 0
+    errors: dict[str, str] = field(default_factory=dict)   # post id -> reason
+
+
+class Store(abc.ABC):
+    """Storage backend. Implementations are safe to reopen after a crash."""
+
+    # --- lifecycle -------------------------------------------------------
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Create or migrate the schema. Idempotent."""
+
+    def close(self) -> None:  # pragma: no cover - trivial default
+        pass
+
+    def __enter__(self) -> "Store":
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- posts -----------------------------------------------------------
+    @abc.abstractmethod
+    def upsert_posts(self, posts: Iterable[Post]) -> UpsertReport:
+        """Insert or replace posts by id. Writing the same post twice leaves one copy."""
+
+    @abc.abstractmethod
+    def get_posts(self, ids: Iterable[str]) -> list[Post]:
+        """Posts with these ids, in the given order; missing ids are skipped."""
+
+    @abc.abstractmethod
+    def iter_posts(self, query: PostQuery = PostQuery(), batch_size: int = 500) -> Iterator[Post]:
+        """Every matching post, oldest first. For batch jobs (enrichment, exports), not for UIs."""
+
+    @abc.abstractmethod
+    def search(self, query: PostQuery, *, size: int = 20, offset: int = 0,
+               sort: Literal["relevance", "newest", "oldest", "engagement"] = "newest") -> SearchResult:
+        """Full-text search over jieba-segmented text with filters and highlights."""
+
+    @abc.abstractmethod
+    def count(self, query: PostQuery = PostQuery()) -> int:
+        ...
+
+    # --- aggregations ----------------------------------------------------
+    @abc.abstractmethod
+    def histogram(self, query: PostQuery, interval: Interval, group_by: str | None = None) -> list[TimeBucket]:
+        """Counts per time bucket (× a keyword field). Buckets are aligned in Asia/Shanghai time
+        and empty buckets between start and end are included."""
+
+    @abc.abstractmethod
+    def terms(self, query: PostQuery, field: str, size: int = 10) -> list[Bucket]:
+        """Top values of a keyword field (KEYWORD_FIELDS) or 'tokens'/'keywords' (hot words)."""
+
+    # --- alerts ----------------------------------------------------------
+    @abc.abstractmethod
+    def upsert_alert(self, alert: Alert) -> None:
+        ...
+
+    @abc.abstractmethod
+    def get_alert(self, alert_id: str) -> Alert | None:
+        ...
+
+    @abc.abstractmethod
+    def list_alerts(self, *, statuses: tuple[str, ...] = (), since: datetime | None = None,
+                    agency: str | None = None, limit: int = 200) -> list[Alert]:
+        """Newest first (by last_seen)."""
+
+    # --- key/value state (scheduler cursors, crawl checkpoints) ----------
+    @abc.abstractmethod
+    def get_state(self, key: str) -> str | None:
+        ...
+
+    @abc.abstractmethod
+    def set_state(self, key: str, value: str) -> None:
+        ...
