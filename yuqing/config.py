@@ -75,7 +75,7 @@ class Source(_Strict):
     encoding: str | None = Field(default=None, description="force a page encoding, e.g. gbk; default: detect")
     keywords: list[str] = Field(default_factory=list, description="search keywords for search APIs")
     max_pages: int = Field(default=5, ge=1, description="list/search pages to follow per crawl")
-    list: ListPageRules = Field(default_factory=ListPageRules)
+    list_page: ListPageRules = Field(default_factory=ListPageRules)
     detail: DetailRules = Field(default_factory=DetailRules)
     settings: dict[str, Any] = Field(default_factory=dict, description="extra Scrapy settings")
 
