@@ -1,0 +1,223 @@
+"""`yuqing` command line.
+
+Exit codes: 0 success, 1 the job ran but failed, 2 bad usage or configuration,
+3 storage unavailable (try again later).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .config import ConfigError, Settings, load_settings
+from .logs import setup_logging
+
+log = logging.getLogger("yuqing")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
+DEFAULT_CONFIG = os.environ.get("YUQING_CONFIG", "configs/app.yaml")
+
+
+def _parse_time(value: str) -> datetime:
+    from index.schema import aware
+    try:
+        return aware(datetime.fromisoformat(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date/time: {value!r} (e.g. 2026-11-20T07:30)") from None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo_flow import run_demo
+    summary = run_demo(Path(args.out), keep=args.keep)
+    print(summary.render())
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .service import Service
+    return Service(_settings(args)).run()
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from .jobs import App
+    settings = _settings(args)
+    for name in args.source or []:
+        settings.source(name)  # fail early on unknown names
+    report = App(settings).crawl_in_process(args.source or None)
+    print(json.dumps(report.as_dict() if hasattr(report, "as_dict") else report, ensure_ascii=False, default=str))
+    return EXIT_OK
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
+    from .jobs import App
+    app = App(_settings(args))
+    try:
+        report = app.enrich_pending()
+    finally:
+        app.close()
+    print(json.dumps(report.__dict__, ensure_ascii=False))
+    return EXIT_FAILED if report.failed_batches else EXIT_OK
+
+
+def cmd_warn(args: argparse.Namespace) -> int:
+    from .jobs import App
+    app = App(_settings(args))
+    try:
+        changes = app.evaluate_warnings(args.at)
+    finally:
+        app.close()
+    for change in changes:
+        a = change.alert
+        print(f"[{a.level}] {change.kind:9s} {a.title} → {a.agency_name or a.agency} ({a.id})")
+    return EXIT_OK
+
+
+def cmd_brief(args: argparse.Namespace) -> int:
+    from .jobs import App
+    app = App(_settings(args))
+    try:
+        path = app.write_briefing(args.at, hours=args.hours)
+    finally:
+        app.close()
+    print(path)
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from index.store import PostQuery
+    from nlp.privacy import mask_pii
+
+    from .jobs import App
+    app = App(_settings(args))
+    try:
+        query = PostQuery(text=" ".join(args.words) or None, start=args.since, end=args.until,
+                          sentiments=tuple(args.sentiment or ()), topics=tuple(args.topic or ()),
+                          platforms=tuple(args.platform or ()), region_codes=tuple(args.region or ()))
+        result = app.store.search(query, size=args.size, sort=args.sort)
+    finally:
+        app.close()
+    print(f"{result.total} posts")
+    for hit in result.hits:
+        p = hit.post
+        snippet = mask_pii(hit.highlight or p.text[:80]).replace("\n", " ")
+        print(f"{p.published_at:%m-%d %H:%M} {p.platform:9s} {p.sentiment_label or '-'} {p.topic or '-'}  {snippet}")
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from .jobs import App
+    app = App(_settings(args))
+    try:
+        alerts = app.store.list_alerts(statuses=tuple(args.status or ()), agency=args.agency, limit=args.limit)
+    finally:
+        app.close()
+    for a in alerts:
+        print(f"[{a.level}] {a.status:12s} {a.last_seen:%m-%d %H:%M} {a.title} → {a.agency_name or a.agency}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    s = settings
+    print(f"{s.config_path}: OK — {len(s.sources.sources)} sources, {len(s.topics.topics)} topics, "
+          f"{len(s.rules.rules)} rules, {len(s.agencies.agencies)} agencies, store={s.app.store.backend}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yuqing", description="舆情哨兵 Yuqing Sentinel")
+    parser.add_argument("--log-level", default=os.environ.get("YUQING_LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-format", default="console", choices=["console", "json"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", default=DEFAULT_CONFIG, help="app.yaml (default: %(default)s)")
+        return p
+
+    p = sub.add_parser("demo", help="run the whole flow offline against the bundled demo internet")
+    p.add_argument("--out", default="var/demo", help="output folder (default: %(default)s)")
+    p.add_argument("--keep", action="store_true", help="keep data from an earlier demo run")
+    p.set_defaults(func=cmd_demo)
+
+    p = with_config(sub.add_parser("run", help="run the scheduled service until SIGINT/SIGTERM"))
+    p.set_defaults(func=cmd_run)
+
+    p = with_config(sub.add_parser("crawl", help="crawl sources once, into the inbox"))
+    p.add_argument("--source", action="append", help="source name (repeatable; default: all enabled)")
+    p.set_defaults(func=cmd_crawl)
+
+    p = with_config(sub.add_parser("enrich", help="enrich the inbox into the store"))
+    p.set_defaults(func=cmd_enrich)
+
+    p = with_config(sub.add_parser("warn", help="evaluate warning rules once"))
+    p.add_argument("--at", type=_parse_time, default=None, help="evaluate as of this time (default: now)")
+    p.set_defaults(func=cmd_warn)
+
+    p = with_config(sub.add_parser("brief", help="write the daily briefing (HTML)"))
+    p.add_argument("--at", type=_parse_time, default=None, help="briefing time (default: now)")
+    p.add_argument("--hours", type=int, default=24, help="period length before --at")
+    p.set_defaults(func=cmd_brief)
+
+    p = with_config(sub.add_parser("search", help="full-text search of stored posts"))
+    p.add_argument("words", nargs="*")
+    p.add_argument("--since", type=_parse_time)
+    p.add_argument("--until", type=_parse_time)
+    p.add_argument("--sentiment", action="append", choices=["负面", "中性", "正面"])
+    p.add_argument("--topic", action="append")
+    p.add_argument("--platform", action="append")
+    p.add_argument("--region", action="append", help="region code, e.g. 3604 or 360402")
+    p.add_argument("--size", type=int, default=20)
+    p.add_argument("--sort", default="newest", choices=["relevance", "newest", "oldest", "engagement"])
+    p.set_defaults(func=cmd_search)
+
+    p = with_config(sub.add_parser("alerts", help="list alerts"))
+    p.add_argument("--status", action="append", choices=["open", "acknowledged", "handling", "closed"])
+    p.add_argument("--agency")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("config", help="configuration tools")
+    csub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    with_config(csub.add_parser("check", help="validate all configuration files")).set_defaults(func=cmd_check)
+
+    try:
+        from nlp.cli import register as register_nlp
+    except ImportError:  # pragma: no cover - nlp extras missing
+        pass
+    else:
+        register_nlp(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the top level turns failures into exit codes
+        from index.store import StoreUnavailable
+        if isinstance(exc, StoreUnavailable):
+            print(f"storage unavailable: {exc}", file=sys.stderr)
+            return EXIT_STORE
+        log.exception("command failed")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

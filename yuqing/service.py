@@ -1,0 +1,93 @@
+"""The long-running service: APScheduler drives crawls, enrichment, warnings and briefings.
+
+Design choice: each crawl runs in a child process (`python -m crawler.run`).
+Scrapy sits on Twisted, whose reactor cannot be restarted within a process, so
+running crawls in-process would need the whole service to live inside one
+reactor. Child processes avoid that, isolate memory growth and crashes of a
+misbehaving site, and let a stuck crawl be killed on shutdown. Models and the
+store stay loaded in the service process for enrichment and warnings.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import Schedule, Settings
+from .jobs import App
+
+log = logging.getLogger(__name__)
+
+
+def trigger_for(schedule: Schedule, tz):
+    if schedule.cron is not None:
+        return CronTrigger.from_crontab(schedule.cron, timezone=tz)
+    return IntervalTrigger(minutes=schedule.interval_minutes, timezone=tz,
+                           jitter=schedule.jitter_seconds or None)
+
+
+class Service:
+    def __init__(self, settings: Settings, crawl_workers: int = 2):
+        self.settings = settings
+        self.app = App(settings)
+        self.stopping = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            timezone=settings.tz,
+            executors={"default": ThreadPoolExecutor(4), "crawls": ThreadPoolExecutor(crawl_workers)},
+            # A job that could not run on time runs once when it can, not once per missed slot.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        )
+        self.scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+
+    def schedule_jobs(self) -> None:
+        tz = self.settings.tz
+        now = datetime.now(tz)
+        for source in self.settings.sources.sources:
+            if not source.enabled:
+                continue
+            self.scheduler.add_job(self.app.crawl_in_child, trigger_for(source.schedule, tz),
+                                   args=[source.name], id=f"crawl:{source.name}", name=f"crawl {source.name}",
+                                   executor="crawls", next_run_time=now)
+        sched = self.settings.app.schedule
+        self.scheduler.add_job(self.app.enrich_pending, trigger_for(sched.enrich, tz),
+                               id="enrich", name="enrich inbox", next_run_time=now)
+        self.scheduler.add_job(self.app.evaluate_warnings, trigger_for(sched.warning, tz),
+                               id="warning", name="evaluate warnings")
+        self.scheduler.add_job(self.app.write_briefing, trigger_for(sched.briefing, tz),
+                               id="briefing", name="daily briefing")
+
+    def _on_job_event(self, event: JobExecutionEvent) -> None:
+        if event.exception is not None:
+            log.error("job failed", extra={"job": event.job_id, "error": repr(event.exception)})
+        else:
+            log.warning("job missed its run time", extra={"job": event.job_id})
+
+    def run(self) -> int:
+        """Run until SIGINT/SIGTERM; returns the process exit code."""
+        def stop(signum, _frame):
+            log.info("shutdown requested", extra={"signal": signal.Signals(signum).name})
+            self.stopping.set()
+            self.app.stop_children()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        self.schedule_jobs()
+        self.scheduler.start()
+        log.info("service started", extra={"jobs": [j.id for j in self.scheduler.get_jobs()]})
+        try:
+            while not self.stopping.wait(1.0):
+                pass
+        finally:
+            # Wait for running jobs: enrichment only drops an inbox batch after the store
+            # committed it, so an interrupted job would simply be retried next start.
+            self.scheduler.shutdown(wait=True)
+            self.app.close()
+            log.info("service stopped")
+        return 0
