@@ -1,0 +1,45 @@
+"""Backends under the Store contract suite.
+
+Every backend runs the same tests in test_store_contract.py. To add one, register a
+factory in BACKENDS: it gets the test's tmp_path and pytest request and returns a
+StoreMaker, a callable that builds a fresh, unopened Store over that test's storage
+(called again to check that reopening keeps data). A backend that needs a service
+should skip from its factory when the service is absent, isolate each test (e.g. a
+unique index prefix, removed via request.addfinalizer) and make writes visible to
+the next read (e.g. Elasticsearch with refresh="wait_for").
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from index.sqlite_store import SQLiteStore
+from index.store import Store
+
+StoreMaker = Callable[[], Store]
+BackendFactory = Callable[[Path, pytest.FixtureRequest], StoreMaker]
+
+
+def sqlite_backend(tmp_path: Path, request: pytest.FixtureRequest) -> StoreMaker:
+    path = tmp_path / "contract.db"
+    return lambda: SQLiteStore(path)
+
+
+BACKENDS: dict[str, BackendFactory] = {
+    "sqlite": sqlite_backend,
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store_maker(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
+    return BACKENDS[request.param](tmp_path, request)
+
+
+@pytest.fixture
+def store(store_maker: StoreMaker) -> Iterator[Store]:
+    instance = store_maker()
+    instance.open()
+    yield instance
+    instance.close()

@@ -1,0 +1,516 @@
+"""The Store contract: what every backend promises the warning engine, reports and UI.
+
+Runs once per backend registered in conftest.BACKENDS. Posts are built with
+index.schema.Post directly, with enrichment fields filled by hand.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from index.schema import Alert, Author, Emotion, Engagement, Post, Region, Sentiment, Topic
+from index.store import Bucket, PostQuery, Store
+
+SH = timezone(timedelta(hours=8))   # Asia/Shanghai's offset; results must carry it
+T0 = datetime(2024, 5, 6, 0, 0, tzinfo=SH)   # a Monday, local midnight
+ENRICHED_AT = T0 + timedelta(days=3)
+
+LIANXI = Region(province="江西省", province_code="36", city="九江市", city_code="3604",
+                district="濂溪区", district_code="360402", source="text")
+XUNYANG = Region(province="江西省", province_code="36", city="九江市", city_code="3604",
+                 district="浔阳区", district_code="360403", source="text")
+JIUJIANG = Region(province="江西省", province_code="36", city="九江市", city_code="3604", source="text")
+NANCHANG = Region(province="江西省", province_code="36", city="南昌市", city_code="3601", source="author")
+
+
+def make_post(pid: str, platform: str, source: str, at: datetime, *, title: str = "", content: str = "",
+              tokens: list[str] | None = None, keywords: list[str] | None = None, sentiment: str | None = None,
+              topic: str | None = None, region: Region | None = None, engagement: Engagement | None = None,
+              event_id: str | None = None, dup_group: str | None = None, author: str | None = None,
+              emotion: str | None = None, enriched: bool = True) -> Post:
+    return Post(
+        id=pid, platform=platform, source=source, url=f"https://example.org/{pid}", title=title, content=content,
+        published_at=at, crawled_at=at + timedelta(minutes=5), author=Author(name=author),
+        engagement=engagement or Engagement(), tokens=tokens or [], keywords=keywords or [],
+        sentiment=Sentiment(label=sentiment, score=0.9) if sentiment else None,
+        emotion=Emotion(label=emotion, score=0.8) if emotion else None,
+        topics=[Topic(label=topic, score=0.7)] if topic else [], region=region,
+        event_id=event_id, dup_group=dup_group, enriched_at=ENRICHED_AT if enriched else None,
+    )
+
+
+def corpus() -> list[Post]:
+    """Seven posts over three local days; counts per field are chosen to be distinct."""
+    return [
+        make_post("weibo:1", "weibo", "weibo_search", T0 + timedelta(hours=1),
+                  content="濂溪区暴雨导致道路内涝，市民出行困难",
+                  tokens=["濂溪区", "暴雨", "导致", "道路", "内涝", "，", "市民", "出行", "困难"],
+                  keywords=["暴雨", "内涝"], sentiment="负面", topic="城乡建设", region=LIANXI,
+                  engagement=Engagement(likes=100), event_id="evt-rain", author="九江热心市民", emotion="angry"),
+        make_post("news:2", "news", "metro_news", T0 + timedelta(hours=2),
+                  title="九江市召开防汛工作会议", content="会议部署暴雨天气防汛工作。",
+                  tokens=["九江市", "召开", "防汛", "工作", "会议", "会议", "部署", "暴雨", "天气", "防汛", "工作",
+                          "。"],
+                  keywords=["暴雨", "防汛"], sentiment="中性", topic="城乡建设", region=JIUJIANG,
+                  event_id="evt-rain", author="九江日报"),
+        make_post("gov_board:3", "gov_board", "city_board", T0 + timedelta(hours=23, minutes=30),
+                  title="小区垃圾长期无人清理", content="浔阳区某小区垃圾堆积，气味难闻，请求环保部门处理",
+                  tokens=["小区", "垃圾", "长期", "无人", "清理", "浔阳区", "某", "小区", "垃圾", "堆积"],
+                  keywords=["垃圾"], sentiment="负面", topic="环境保护", region=XUNYANG,
+                  engagement=Engagement(comments=5), emotion="angry"),
+        make_post("weibo:4", "weibo", "weibo_search", T0 + timedelta(days=1, minutes=30),
+                  content="化工厂排放废气，附近居民担心污染",
+                  tokens=["化工厂", "排放", "废气", "，", "附近", "居民", "担心", "污染"],
+                  keywords=["废气", "污染"], sentiment="负面", topic="环境保护", region=LIANXI,
+                  engagement=Engagement(reposts=500), emotion="fear", dup_group="dup-gas"),
+        make_post("news:5", "news", "metro_news", T0 + timedelta(days=1, hours=9),
+                  title="南昌地铁新线开通", content="南昌地铁新线今日开通运营，市民点赞。",
+                  tokens=["南昌", "地铁", "新线", "今日", "开通", "运营", "，", "市民", "点赞", "。"],
+                  keywords=["地铁"], sentiment="正面", topic="交通运输", region=NANCHANG,
+                  engagement=Engagement(likes=20)),
+        # tokens left empty: the store segments the text itself
+        make_post("rss:6", "rss", "gov_rss", T0 + timedelta(days=2, hours=10),
+                  title="九江发布暴雨蓝色预警", content="气象台发布暴雨蓝色预警，提醒市民注意防范暴雨天气。",
+                  keywords=["暴雨", "预警"], sentiment="中性", topic="城乡建设", region=JIUJIANG),
+        make_post("forum:7", "forum", "local_forum", T0 + timedelta(days=2, hours=12),
+                  title="有人知道暴雨天哪里积水吗", engagement=Engagement(comments=3), enriched=False),
+    ]
+
+
+def make_alert(aid: str, *, status: str = "open", agency: str | None = "env", level: str = "黄",
+               last_seen: datetime = T0, topic: str | None = "环境保护") -> Alert:
+    return Alert(id=aid, rule="volume", rule_type="volume_spike", level=level, title=f"预警 {aid}",
+                 summary="信息量激增", status=status, topic=topic, region=LIANXI, agency=agency,
+                 keywords=["废气"], post_ids=["weibo:4"], metrics={"ratio": 3.5},
+                 window_start=last_seen - timedelta(hours=1), window_end=last_seen,
+                 first_seen=last_seen - timedelta(minutes=30), last_seen=last_seen,
+                 history=[{"at": last_seen.isoformat(), "event": "raised"}])
+
+
+@pytest.fixture
+def loaded(store: Store) -> Store:
+    report = store.upsert_posts(corpus())
+    assert report.written == 7 and report.errors == {}
+    return store
+
+
+def ids_of(posts) -> list[str]:
+    return [p.id for p in posts]
+
+
+def hit_ids(result) -> list[str]:
+    return [h.post.id for h in result.hits]
+
+
+def assert_local(dt: datetime) -> None:
+    assert dt.tzinfo is not None and dt.utcoffset() == timedelta(hours=8), dt
+
+
+# --- upsert, get, iterate ---------------------------------------------------------------
+def test_same_post_twice_is_stored_once(store: Store):
+    post = corpus()[0]
+    assert store.upsert_posts([post]).written == 1
+    assert store.upsert_posts([post]).written == 1
+    assert store.count() == 1
+    assert ids_of(store.iter_posts()) == ["weibo:1"]
+    assert store.search(PostQuery(text="内涝")).total == 1
+
+
+def test_duplicate_ids_in_one_batch_keep_the_last(store: Store):
+    first = corpus()[0]
+    second = first.model_copy(update={"content": "第二版内容 地震", "tokens": ["第二版", "内容", "地震"]})
+    store.upsert_posts([first, second])
+    assert store.count() == 1
+    assert store.get_posts(["weibo:1"])[0].content == "第二版内容 地震"
+    assert store.search(PostQuery(text="地震")).total == 1
+    assert store.search(PostQuery(text="内涝")).total == 0
+
+
+def test_update_replaces_every_indexed_field(loaded: Store):
+    old = loaded.get_posts(["weibo:1"])[0]
+    new = old.model_copy(update={
+        "content": "桥梁发生地震裂缝", "tokens": ["桥梁", "发生", "地震", "裂缝"], "keywords": ["地震"],
+        "sentiment": Sentiment(label="中性", score=0.6), "topics": [Topic(label="交通运输", score=0.9)],
+        "region": NANCHANG, "published_at": T0 + timedelta(days=2, hours=1),
+    })
+    loaded.upsert_posts([new])
+    assert loaded.count() == 7
+    assert loaded.search(PostQuery(text="内涝")).total == 0
+    assert hit_ids(loaded.search(PostQuery(text="地震"))) == ["weibo:1"]
+    assert loaded.count(PostQuery(sentiments=("负面",))) == 2
+    assert loaded.count(PostQuery(topics=("交通运输",))) == 2
+    assert loaded.count(PostQuery(region_codes=("360402",))) == 1
+    assert loaded.count(PostQuery(region_codes=("3601",))) == 2
+    tokens = {b.key: b.count for b in loaded.terms(PostQuery(), "tokens", size=100)}
+    assert "内涝" not in tokens and tokens["地震"] == 1
+    keywords = {b.key: b.count for b in loaded.terms(PostQuery(), "keywords", size=100)}
+    assert keywords["暴雨"] == 2 and keywords["地震"] == 1
+    assert ids_of(loaded.iter_posts(PostQuery(start=T0 + timedelta(days=2))))[:2] == ["weibo:1", "rss:6"]
+
+
+def test_round_trip_keeps_every_field_and_returns_shanghai_time(store: Store):
+    original = corpus()[0]
+    utc_post = corpus()[4].model_copy(
+        update={"published_at": (T0 + timedelta(days=1, hours=9)).astimezone(timezone.utc)})
+    store.upsert_posts([original, utc_post])
+    got = store.get_posts(["weibo:1", "news:5"])
+    assert got[0].model_dump() == original.model_dump()
+    assert got[1].published_at == T0 + timedelta(days=1, hours=9)
+    for post in got:
+        assert_local(post.published_at)
+        assert_local(post.crawled_at)
+        assert_local(post.enriched_at)
+    assert got[0].sentiment.label == "负面" and got[0].topic == "城乡建设"
+    assert got[0].region.district_code == "360402"
+
+
+def test_get_posts_keeps_the_requested_order_and_skips_missing(loaded: Store):
+    got = loaded.get_posts(["rss:6", "missing:1", "weibo:1", "news:2"])
+    assert ids_of(got) == ["rss:6", "weibo:1", "news:2"]
+    assert loaded.get_posts([]) == []
+
+
+def test_iter_posts_is_oldest_first_across_batches(loaded: Store):
+    expected = ["weibo:1", "news:2", "gov_board:3", "weibo:4", "news:5", "rss:6", "forum:7"]
+    assert ids_of(loaded.iter_posts(batch_size=2)) == expected
+    assert ids_of(loaded.iter_posts(PostQuery(platforms=("weibo",)), batch_size=1)) == ["weibo:1", "weibo:4"]
+    assert ids_of(loaded.iter_posts(PostQuery(enriched=False))) == ["forum:7"]
+    assert ids_of(loaded.iter_posts(PostQuery(text="暴雨"), batch_size=3)) == ["weibo:1", "news:2", "rss:6", "forum:7"]
+
+
+def test_iter_posts_returns_posts_with_equal_times_exactly_once(store: Store):
+    same_time = [make_post(f"forum:s{i}", "forum", "local_forum", T0, title=f"同一时刻 {i}") for i in range(7)]
+    store.upsert_posts(same_time)
+    got = ids_of(store.iter_posts(batch_size=3))
+    assert sorted(got) == sorted(p.id for p in same_time) and len(got) == 7
+
+
+def test_upsert_report_counts_written_posts(store: Store):
+    report = store.upsert_posts(iter(corpus()))
+    assert report.written == 7
+    assert report.errors == {}
+    assert store.upsert_posts([]).written == 0
+
+
+# --- search -------------------------------------------------------------------------------
+def test_search_finds_chinese_words(loaded: Store):
+    result = loaded.search(PostQuery(text="暴雨"))
+    assert result.total == 4
+    assert set(hit_ids(result)) == {"weibo:1", "news:2", "rss:6", "forum:7"}
+    assert loaded.search(PostQuery(text="废气")).total == 1
+    assert loaded.search(PostQuery(text="台风")).total == 0
+
+
+def test_search_ands_words(loaded: Store):
+    assert set(hit_ids(loaded.search(PostQuery(text="暴雨 九江")))) == {"news:2", "rss:6"}
+    assert set(hit_ids(loaded.search(PostQuery(text="暴雨 内涝")))) == {"weibo:1"}
+    assert loaded.search(PostQuery(text="暴雨 地铁")).total == 0
+
+
+def test_search_finds_a_word_inside_a_longer_token(loaded: Store):
+    # "九江市" is one token of news:2; a search for "九江" still finds it.
+    assert "news:2" in hit_ids(loaded.search(PostQuery(text="九江")))
+
+
+def test_search_quoted_phrase_matches_consecutive_words_in_order(loaded: Store):
+    assert hit_ids(loaded.search(PostQuery(text='"暴雨蓝色预警"'))) == ["rss:6"]
+    assert hit_ids(loaded.search(PostQuery(text='"暴雨导致"'))) == ["weibo:1"]
+    assert loaded.search(PostQuery(text='"预警蓝色"')).total == 0
+    assert loaded.search(PostQuery(text='"导致暴雨"')).total == 0
+    assert hit_ids(loaded.search(PostQuery(text='九江 "蓝色预警"'))) == ["rss:6"]
+
+
+def test_search_applies_filters(loaded: Store):
+    text = "暴雨"
+    assert hit_ids(loaded.search(PostQuery(text=text, platforms=("weibo",)))) == ["weibo:1"]
+    assert hit_ids(loaded.search(PostQuery(text=text, sentiments=("负面",)))) == ["weibo:1"]
+    assert set(hit_ids(loaded.search(PostQuery(text=text, region_codes=("3604",))))) == {"weibo:1", "news:2", "rss:6"}
+    assert set(hit_ids(loaded.search(PostQuery(text=text, start=T0, end=T0 + timedelta(days=1))))) == {
+        "weibo:1", "news:2"}
+    assert hit_ids(loaded.search(PostQuery(text=text, sources=("gov_rss",)))) == ["rss:6"]
+    assert hit_ids(loaded.search(PostQuery(text=text, topics=("城乡建设",), event_ids=("evt-rain",)),
+                                 sort="oldest")) == ["weibo:1", "news:2"]
+    assert hit_ids(loaded.search(PostQuery(text=text, enriched=False))) == ["forum:7"]
+    assert hit_ids(loaded.search(PostQuery(text=text, ids=("rss:6", "weibo:4")))) == ["rss:6"]
+
+
+def test_search_without_text_filters_only(loaded: Store):
+    result = loaded.search(PostQuery(platforms=("news",)))
+    assert result.total == 2 and hit_ids(result) == ["news:5", "news:2"]
+    assert all(h.highlight is None for h in result.hits)
+
+
+def test_search_sorts(loaded: Store):
+    query = PostQuery(text="暴雨")
+    assert hit_ids(loaded.search(query, sort="newest")) == ["forum:7", "rss:6", "news:2", "weibo:1"]
+    assert hit_ids(loaded.search(query, sort="oldest")) == ["weibo:1", "news:2", "rss:6", "forum:7"]
+    assert hit_ids(loaded.search(query, sort="engagement"))[:2] == ["weibo:1", "forum:7"]
+    relevance = loaded.search(query, sort="relevance")
+    assert sorted(hit_ids(relevance)) == sorted(hit_ids(loaded.search(query)))
+    scores = [h.score for h in relevance.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert hit_ids(loaded.search(PostQuery(), sort="engagement"))[:3] == ["weibo:4", "weibo:1", "news:5"]
+
+
+def test_search_relevance_ranks_stronger_matches_first(store: Store):
+    filler = [make_post(f"news:f{i}", "news", "metro_news", T0 + timedelta(minutes=i),
+                        title=f"本地新闻{i}", content="市政府召开常务会议，研究部署近期重点工作。") for i in range(12)]
+    weak = make_post("news:weak", "news", "metro_news", T0 + timedelta(hours=3), title="城市综合新闻",
+                     content="今日本市多个部门召开会议研究部署工作，会后提及山体滑坡隐患排查，其余事项照常推进。")
+    strong = make_post("news:strong", "news", "metro_news", T0, title="山体滑坡致道路中断",
+                       content="山体滑坡发生后，抢险队伍赶赴山体滑坡现场。")
+    store.upsert_posts([*filler, weak, strong])
+    result = store.search(PostQuery(text="滑坡"), sort="relevance")
+    assert hit_ids(result) == ["news:strong", "news:weak"]
+    assert result.hits[0].score > result.hits[1].score
+
+
+def test_search_pages_with_size_and_offset(loaded: Store):
+    page = loaded.search(PostQuery(text="暴雨"), size=2, offset=2, sort="newest")
+    assert page.total == 4
+    assert hit_ids(page) == ["news:2", "weibo:1"]
+    assert loaded.search(PostQuery(text="暴雨"), size=2, offset=10).hits == []
+
+
+def test_search_highlights_matches_without_spaces_between_chinese_words(loaded: Store):
+    hit = loaded.search(PostQuery(text="内涝")).hits[0]
+    assert hit.highlight and "道路<em>内涝</em>" in hit.highlight
+    assert " " not in hit.highlight
+    rss = loaded.search(PostQuery(text="暴雨 预警", sources=("gov_rss",))).hits[0]
+    assert "<em>暴雨</em>" in rss.highlight and "<em>预警</em>" in rss.highlight
+
+
+def test_search_highlight_escapes_html(store: Store):
+    store.upsert_posts([make_post("forum:x", "forum", "local_forum", T0, title="注意",
+                                  content="有人发帖<script>alert(1)</script>散布谣言")])
+    hit = store.search(PostQuery(text="谣言")).hits[0]
+    assert "<em>谣言</em>" in hit.highlight
+    assert "<script>" not in hit.highlight
+
+
+@pytest.mark.parametrize("text", [
+    '"', '""', '"暴雨', '暴雨"', "AND", "OR NOT", "暴雨 AND", "NOT 暴雨", "(", ")", "(暴雨", "*", "暴雨*",
+    "NEAR(暴雨 内涝)", "title:暴雨", "{title body}: 暴雨", "^暴雨", "'", "-暴雨", "+暴雨", ":", "\\", "%", "_",
+    "暴雨' OR 1=1 --", "“暴雨", "。，！", "   ", "a" * 300, "暴雨 " * 50,
+])
+def test_search_survives_query_syntax_in_user_text(loaded: Store, text: str):
+    result = loaded.search(PostQuery(text=text))
+    assert 0 <= result.total <= 7
+    assert len(result.hits) == min(result.total, 20)
+    assert loaded.count(PostQuery(text=text)) == result.total
+
+
+def test_unbalanced_quote_is_plain_text(loaded: Store):
+    assert loaded.search(PostQuery(text='"暴雨')).total == 4
+    assert loaded.search(PostQuery(text="-暴雨")).total == 4
+
+
+# --- count ------------------------------------------------------------------------------
+def test_count_with_filters(loaded: Store):
+    assert loaded.count() == 7
+    assert loaded.count(PostQuery(text="暴雨")) == 4
+    assert loaded.count(PostQuery(sentiments=("负面",))) == 3
+    assert loaded.count(PostQuery(sentiments=("负面", "正面"))) == 4
+    assert loaded.count(PostQuery(platforms=("weibo", "rss"))) == 3
+    assert loaded.count(PostQuery(sources=("metro_news",))) == 2
+    assert loaded.count(PostQuery(event_ids=("evt-rain",))) == 2
+    assert loaded.count(PostQuery(ids=("weibo:1", "news:5", "missing"))) == 2
+    assert loaded.count(PostQuery(enriched=True)) == 6
+    assert loaded.count(PostQuery(enriched=False)) == 1
+    assert loaded.count(PostQuery(topics=("环境保护",), text="废气")) == 1
+
+
+def test_region_codes_match_province_city_or_district(loaded: Store):
+    assert loaded.count(PostQuery(region_codes=("36",))) == 6
+    assert loaded.count(PostQuery(region_codes=("3604",))) == 5
+    assert loaded.count(PostQuery(region_codes=("360402",))) == 2
+    assert loaded.count(PostQuery(region_codes=("360403", "3601"))) == 2
+    assert loaded.count(PostQuery(region_codes=("42",))) == 0
+
+
+def test_time_range_is_half_open(loaded: Store):
+    at_p1, at_p2 = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    assert ids_of(loaded.iter_posts(PostQuery(start=at_p1, end=at_p2))) == ["weibo:1"]
+    assert loaded.count(PostQuery(start=at_p1, end=at_p2)) == 1
+    assert loaded.count(PostQuery(start=at_p1 + timedelta(microseconds=1), end=at_p2)) == 0
+    assert loaded.count(PostQuery(start=at_p1, end=at_p2 + timedelta(microseconds=1))) == 2
+    assert loaded.count(PostQuery(end=T0 + timedelta(days=1))) == 3
+    # the same instants given in UTC select the same posts
+    assert loaded.count(PostQuery(start=at_p1.astimezone(timezone.utc), end=at_p2.astimezone(timezone.utc))) == 1
+
+
+# --- histogram --------------------------------------------------------------------------
+def test_histogram_hour_buckets_are_aligned_and_include_empty_ones(loaded: Store):
+    buckets = loaded.histogram(PostQuery(start=T0, end=T0 + timedelta(hours=4)), "hour")
+    assert [b.start for b in buckets] == [T0 + timedelta(hours=h) for h in range(4)]
+    assert [b.counts for b in buckets] == [{"_all": 0}, {"_all": 1}, {"_all": 1}, {"_all": 0}]
+    for b in buckets:
+        assert_local(b.start)
+
+
+def test_histogram_days_start_at_shanghai_midnight(loaded: Store):
+    # weibo:4 at 00:30 on 05-07 local is still 05-06 in UTC; it belongs to 05-07 here.
+    buckets = loaded.histogram(PostQuery(start=T0 - timedelta(days=1), end=T0 + timedelta(days=4)), "day")
+    assert [b.start for b in buckets] == [T0 + timedelta(days=d) for d in range(-1, 4)]
+    assert [b.total for b in buckets] == [0, 3, 2, 2, 0]
+    for b in buckets:
+        assert_local(b.start)
+        assert (b.start.hour, b.start.minute) == (0, 0)
+
+
+def test_histogram_start_inside_a_bucket_starts_at_that_bucket(loaded: Store):
+    buckets = loaded.histogram(PostQuery(start=T0 + timedelta(hours=1, minutes=20),
+                                         end=T0 + timedelta(hours=2, minutes=10)), "hour")
+    assert [b.start for b in buckets] == [T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
+    assert [b.total for b in buckets] == [0, 1]
+
+
+def test_histogram_half_open_bounds(loaded: Store):
+    buckets = loaded.histogram(PostQuery(start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=2)), "hour")
+    assert [(b.start, b.total) for b in buckets] == [(T0 + timedelta(hours=1), 1)]
+
+
+def test_histogram_without_bounds_spans_the_data(loaded: Store):
+    buckets = loaded.histogram(PostQuery(), "day")
+    assert [b.start for b in buckets] == [T0, T0 + timedelta(days=1), T0 + timedelta(days=2)]
+    assert sum(b.total for b in buckets) == 7
+    assert loaded.histogram(PostQuery(text="台风"), "day") == []
+
+
+def test_histogram_week_and_sub_hour_alignment(loaded: Store):
+    weeks = loaded.histogram(PostQuery(), "week")
+    assert [(b.start, b.total) for b in weeks] == [(T0, 7)]          # Monday 00:00 local
+    six = loaded.histogram(PostQuery(start=T0 + timedelta(hours=18), end=T0 + timedelta(days=1, hours=6)), "6h")
+    assert [(b.start.hour, b.total) for b in six] == [(18, 1), (0, 1)]
+    for interval, minutes in (("15m", 15), ("30m", 30)):
+        buckets = loaded.histogram(PostQuery(start=T0 + timedelta(hours=23), end=T0 + timedelta(days=1, hours=1)),
+                                   interval)
+        assert len(buckets) == 120 // minutes
+        assert all(b.start.minute % minutes == 0 and b.start.second == 0 for b in buckets)
+        busy = [(b.start, b.total) for b in buckets if b.total]
+        assert busy == [(T0 + timedelta(hours=23, minutes=30), 1), (T0 + timedelta(days=1, minutes=30), 1)]
+
+
+def test_histogram_group_by_sentiment_and_topic(loaded: Store):
+    query = PostQuery(start=T0, end=T0 + timedelta(days=3))
+    by_sentiment = [b.counts for b in loaded.histogram(query, "day", group_by="sentiment")]
+    assert by_sentiment == [{"负面": 2, "中性": 1}, {"负面": 1, "正面": 1}, {"中性": 1}]
+    by_topic = [b.counts for b in loaded.histogram(query, "day", group_by="topic")]
+    assert by_topic == [{"城乡建设": 2, "环境保护": 1}, {"环境保护": 1, "交通运输": 1}, {"城乡建设": 1}]
+
+
+def test_histogram_group_by_region_fields(loaded: Store):
+    query = PostQuery(start=T0, end=T0 + timedelta(days=3))
+    by_district = [b.counts for b in loaded.histogram(query, "day", group_by="district")]
+    assert by_district == [{"濂溪区": 1, "浔阳区": 1}, {"濂溪区": 1}, {}]
+    by_code = [b.counts for b in loaded.histogram(query, "day", group_by="region_code")]
+    assert by_code == [{"360402": 1, "3604": 1, "360403": 1}, {"360402": 1, "3601": 1}, {"3604": 1}]
+    by_city = loaded.histogram(PostQuery(region_codes=("3604",), start=T0, end=T0 + timedelta(days=1)),
+                               "day", group_by="city")
+    assert [b.counts for b in by_city] == [{"九江市": 3}]
+
+
+def test_histogram_rejects_unknown_interval_and_field(loaded: Store):
+    with pytest.raises(ValueError):
+        loaded.histogram(PostQuery(), "minute")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        loaded.histogram(PostQuery(), "day", group_by="colour")
+
+
+# --- terms ------------------------------------------------------------------------------
+def test_terms_of_keyword_fields(loaded: Store):
+    assert loaded.terms(PostQuery(), "sentiment") == [Bucket("负面", 3), Bucket("中性", 2), Bucket("正面", 1)]
+    assert loaded.terms(PostQuery(), "topic", size=2) == [Bucket("城乡建设", 3), Bucket("环境保护", 2)]
+    # ties are ordered by key
+    assert loaded.terms(PostQuery(), "platform") == [
+        Bucket("news", 2), Bucket("weibo", 2), Bucket("forum", 1), Bucket("gov_board", 1), Bucket("rss", 1)]
+    assert loaded.terms(PostQuery(region_codes=("3604",)), "district") == [Bucket("濂溪区", 2), Bucket("浔阳区", 1)]
+    assert loaded.terms(PostQuery(), "city") == [Bucket("九江市", 5), Bucket("南昌市", 1)]
+    assert loaded.terms(PostQuery(), "province") == [Bucket("江西省", 6)]
+    assert loaded.terms(PostQuery(), "region_code", size=1) == [Bucket("3604", 2)]
+    assert loaded.terms(PostQuery(), "event_id") == [Bucket("evt-rain", 2)]
+    assert loaded.terms(PostQuery(), "dup_group") == [Bucket("dup-gas", 1)]
+    assert loaded.terms(PostQuery(), "emotion") == [Bucket("angry", 2), Bucket("fear", 1)]
+    assert loaded.terms(PostQuery(text="暴雨"), "author") == [Bucket("九江日报", 1), Bucket("九江热心市民", 1)]
+    assert loaded.terms(PostQuery(sources=("metro_news",), start=T0 + timedelta(days=1)), "source") == [
+        Bucket("metro_news", 1)]
+
+
+def test_terms_of_tokens_and_keywords_count_posts(loaded: Store):
+    tokens = {b.key: b.count for b in loaded.terms(PostQuery(), "tokens", size=200)}
+    assert tokens["暴雨"] == 2 and tokens["市民"] == 2
+    assert tokens["会议"] == 1 and tokens["小区"] == 1        # repeated within one post: counted once
+    top = loaded.terms(PostQuery(), "tokens", size=2)
+    assert {b.key for b in top} == {"暴雨", "市民"} and all(b.count == 2 for b in top)
+    assert loaded.terms(PostQuery(), "keywords", size=1) == [Bucket("暴雨", 3)]
+    weibo = {b.key for b in loaded.terms(PostQuery(platforms=("weibo",)), "tokens", size=200)}
+    assert {"内涝", "废气"} <= weibo and "会议" not in weibo
+    assert loaded.terms(PostQuery(start=T0 + timedelta(days=2)), "keywords") == [Bucket("暴雨", 1), Bucket("预警", 1)]
+
+
+def test_terms_rejects_unknown_fields(loaded: Store):
+    with pytest.raises(ValueError):
+        loaded.terms(PostQuery(), "title")
+
+
+# --- alerts -------------------------------------------------------------------------------
+def test_alert_upsert_get_and_update(store: Store):
+    alert = make_alert("volume:env", level="红")
+    store.upsert_alert(alert)
+    got = store.get_alert("volume:env")
+    assert got is not None and got.model_dump() == alert.model_dump()
+    assert got.level == "红" and got.status == "open"
+    for dt in (got.window_start, got.window_end, got.first_seen, got.last_seen):
+        assert_local(dt)
+    store.upsert_alert(alert.model_copy(update={"status": "closed", "last_seen": T0 + timedelta(hours=5)}))
+    assert store.get_alert("volume:env").status == "closed"
+    assert len(store.list_alerts()) == 1
+    assert store.get_alert("missing") is None
+
+
+def test_list_alerts_filters_and_orders_newest_first(store: Store):
+    store.upsert_alert(make_alert("a", last_seen=T0 + timedelta(hours=1), agency="env"))
+    store.upsert_alert(make_alert("b", last_seen=T0 + timedelta(hours=3), agency="traffic", status="acknowledged"))
+    store.upsert_alert(make_alert("c", last_seen=T0 + timedelta(hours=2), agency="env", status="closed"))
+    store.upsert_alert(make_alert("d", last_seen=T0 + timedelta(hours=4), agency=None))
+    assert [a.id for a in store.list_alerts()] == ["d", "b", "c", "a"]
+    assert [a.id for a in store.list_alerts(statuses=("open",))] == ["d", "a"]
+    assert [a.id for a in store.list_alerts(statuses=("open", "closed"))] == ["d", "c", "a"]
+    assert [a.id for a in store.list_alerts(agency="env")] == ["c", "a"]
+    assert [a.id for a in store.list_alerts(since=T0 + timedelta(hours=2))] == ["d", "b", "c"]
+    assert [a.id for a in store.list_alerts(limit=2)] == ["d", "b"]
+    assert store.list_alerts(statuses=("handling",)) == []
+
+
+# --- state ------------------------------------------------------------------------------
+def test_state_get_and_set(store: Store):
+    assert store.get_state("cursor:enrich") is None
+    store.set_state("cursor:enrich", "2024-05-06T00:00:00+08:00")
+    store.set_state("crawl:九江", "第3页")
+    store.set_state("cursor:enrich", "2024-05-07T00:00:00+08:00")
+    assert store.get_state("cursor:enrich") == "2024-05-07T00:00:00+08:00"
+    assert store.get_state("crawl:九江") == "第3页"
+
+
+# --- lifecycle --------------------------------------------------------------------------
+def test_open_is_idempotent(store: Store):
+    store.open()
+    store.upsert_posts(corpus()[:1])
+    store.open()
+    assert store.count() == 1
+
+
+def test_reopen_after_close_keeps_data(store_maker):
+    first = store_maker()
+    with first:
+        first.upsert_posts(corpus())
+        first.upsert_alert(make_alert("kept"))
+        first.set_state("k", "v")
+    second = store_maker()
+    with second:
+        assert second.count() == 7
+        assert second.search(PostQuery(text="废气")).total == 1
+        assert second.get_alert("kept") is not None
+        assert second.get_state("k") == "v"
+        assert second.terms(PostQuery(), "keywords", size=1) == [Bucket("暴雨", 3)]
