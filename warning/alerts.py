@@ -1,0 +1,327 @@
+"""From findings to alerts with state: episodes, dedup, escalation, end after quiet.
+
+An alert is one *episode* of one rule × group: its id is rule + group + the
+episode's start, so re-evaluating the same situation updates the alert instead
+of raising a new one. A higher level escalates it (history entry, re-notify);
+an equal or lower level only refreshes its numbers; after the condition has
+been quiet for the rule's quiet period the episode ends and a later spike is a
+new alert. Which episodes are open is kept in the store (Store state), so a
+new process continues exactly where the last one stopped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from index.schema import DEFAULT_TZ, Alert, AlertLevel, Post, Region
+from index.store import PostQuery, Store
+
+from .grading import higher_than
+from .privacy import mask
+from .rules import Finding, Rule
+
+logger = logging.getLogger(__name__)
+
+NEGATIVE = "负面"
+
+
+class ChangeKind(str, Enum):
+    new = "new"
+    escalated = "escalated"
+    updated = "updated"
+    ended = "ended"
+
+
+@dataclass
+class AlertChange:
+    alert: Alert
+    kind: str                          # a ChangeKind value
+    previous_level: str | None = None  # set when escalated
+
+    @property
+    def notifies(self) -> bool:
+        return self.kind in (ChangeKind.new.value, ChangeKind.escalated.value)
+
+
+# --- history ---------------------------------------------------------------
+# Events written to Alert.history, oldest first.
+RAISED, ESCALATED, ENDED, NOTIFIED, NOTIFY_FAILED = "raised", "escalated", "ended", "notified", "notify_failed"
+
+
+def record(alert: Alert, event: str, at: datetime, **details: Any) -> dict[str, Any]:
+    entry = {"at": at.isoformat(), "event": event, **details}
+    alert.history.append(entry)
+    return entry
+
+
+def has_ended(alert: Alert) -> bool:
+    """Whether the alert's episode has ended (a later raise on the same group is a new alert)."""
+    return any(entry.get("event") == ENDED for entry in alert.history)
+
+
+def pending_notification(alert: Alert, notifier: str, max_attempts: int) -> str | None:
+    """The change kind ('new'/'escalated') `notifier` still owes for the alert's latest level, or None.
+
+    A notification is owed until one succeeds for that level; failed attempts
+    are retried at later evaluations, up to max_attempts.
+    """
+    last_raise = None
+    for index, entry in enumerate(alert.history):
+        if entry.get("event") in (RAISED, ESCALATED):
+            last_raise = index
+    if last_raise is None:
+        return None
+    level = alert.history[last_raise].get("level")
+    failures = 0
+    for entry in alert.history[last_raise + 1:]:
+        if entry.get("notifier") != notifier or entry.get("level") != level:
+            continue
+        if entry.get("event") == NOTIFIED:
+            return None
+        if entry.get("event") == NOTIFY_FAILED:
+            failures += 1
+    if failures >= max_attempts:
+        return None
+    return ChangeKind.new.value if alert.history[last_raise]["event"] == RAISED else ChangeKind.escalated.value
+
+
+# --- what the posts behind a finding say ------------------------------------
+@dataclass
+class FindingContext:
+    region: Region | None = None
+    topic: str | None = None
+    keywords: list[str] = field(default_factory=list)
+    post_ids: list[str] = field(default_factory=list)
+
+
+class FindingDescriber:
+    """Asks the store (aggregations and top hits only) where, about what and which posts a finding is."""
+
+    def __init__(self, store: Store, *, keyword_count: int = 10, post_count: int = 5,
+                 majority: float = 0.5):
+        self.store = store
+        self.keyword_count = keyword_count
+        self.post_count = post_count
+        self.majority = majority
+
+    def describe(self, finding: Finding) -> FindingContext:
+        query = finding.query
+        return FindingContext(
+            region=self.dominant_region(query, finding.region_code),
+            topic=finding.topic or self.dominant_topic(query),
+            keywords=self.keywords(query),
+            post_ids=self.representative_posts(query),
+        )
+
+    def dominant_topic(self, query: PostQuery) -> str | None:
+        buckets = self.store.terms(query, "topic", size=1)
+        return buckets[0].key if buckets else None
+
+    def dominant_region(self, query: PostQuery, known_code: str | None = None) -> Region | None:
+        """The most specific region (district, else city, else province) holding a majority of located posts."""
+        code = known_code or self._dominant_code(query)
+        if not code:
+            return None
+        hits = self.store.search(dataclasses.replace(query, region_codes=(code,)), size=1, sort="newest").hits
+        if not hits or hits[0].post.region is None:
+            return None
+        return region_at(hits[0].post.region, code)
+
+    def _dominant_code(self, query: PostQuery) -> str | None:
+        buckets = [b for b in self.store.terms(query, "region_code", size=50) if b.key]
+        located = sum(b.count for b in buckets)
+        if not located:
+            return None
+        for length in (6, 4, 2):   # district, city, province code lengths
+            per_prefix: Counter[str] = Counter()
+            for bucket in buckets:
+                if len(bucket.key) >= length:
+                    per_prefix[bucket.key[:length]] += bucket.count
+            if per_prefix:
+                prefix, count = per_prefix.most_common(1)[0]
+                # No majority anywhere: settle for the province with most posts.
+                if count > self.majority * located or length == 2:
+                    return prefix
+        return None
+
+    def keywords(self, query: PostQuery) -> list[str]:
+        """Hot words of the finding's posts; words carrying personal data (a phone number) are left out."""
+        words = [b.key for b in self.store.terms(query, "keywords", size=self.keyword_count) if _shareable(b.key)]
+        if len(words) < self.keyword_count:
+            # Fall back on segmented tokens; single characters and numbers say little.
+            for bucket in self.store.terms(query, "tokens", size=self.keyword_count * 4):
+                token = bucket.key.strip()
+                if len(token) >= 2 and not token.isdigit() and token not in words and _shareable(token):
+                    words.append(token)
+                if len(words) >= self.keyword_count:
+                    break
+        return words[: self.keyword_count]
+
+    def representative_posts(self, query: PostQuery) -> list[str]:
+        """The most-engaged posts, negative ones first, listed newest first."""
+        picked: dict[str, Post] = {}
+        for candidate in (dataclasses.replace(query, sentiments=(NEGATIVE,)), query):
+            if len(picked) >= self.post_count:
+                break
+            for hit in self.store.search(candidate, size=self.post_count, sort="engagement").hits:
+                if len(picked) < self.post_count:
+                    picked.setdefault(hit.post.id, hit.post)
+        ordered = sorted(picked.values(), key=lambda post: post.published_at, reverse=True)
+        return [post.id for post in ordered]
+
+
+def _shareable(word: str) -> bool:
+    return mask(word) == word
+
+
+def region_at(region: Region, code: str) -> Region:
+    """A post's region cut to the level of `code` (2: province, 4: city, 6+: district)."""
+    fields: dict[str, Any] = {"province": region.province, "province_code": region.province_code}
+    if len(code) >= 4:
+        fields |= {"city": region.city, "city_code": region.city_code}
+    if len(code) >= 6:
+        fields |= {"district": region.district, "district_code": region.district_code}
+    return Region(**fields)
+
+
+def place_name(region: Region | None) -> str:
+    """The most specific name of a region, as it reads in a title: 濂溪区."""
+    if region is None:
+        return ""
+    return region.district or region.city or region.province or ""
+
+
+# --- building and keeping alerts --------------------------------------------
+_UNSAFE_ID = re.compile(r"[^\w\-]+")
+
+
+def alert_id(rule: str, group_id: str, episode_start: datetime) -> str:
+    """Stable id of one episode: rule.group.start, e.g. volume_spike.环境保护.20240503T1400."""
+    group = _UNSAFE_ID.sub("_", group_id).strip("_") or "all"
+    return f"{rule}.{group}.{episode_start.astimezone(DEFAULT_TZ):%Y%m%dT%H%M}"
+
+
+def peak_key(value_key: str) -> str:
+    return f"peak_{value_key}"
+
+
+class AlertFactory:
+    """A draft Alert for a graded finding: id, title, summary, numbers, region, topic, posts."""
+
+    def build(self, finding: Finding, context: FindingContext, level: AlertLevel, now: datetime,
+              *, downgraded: bool = False) -> Alert:
+        place = place_name(context.region)
+        title = f"{finding.subject}{finding.headline}" + (f"（{place}）" if place else "")
+        summary = finding.summary
+        if downgraded:
+            summary += "事发地不在本辖区，预警等级下调一级。"
+        return Alert(
+            id=alert_id(finding.rule, finding.group_id, now),
+            rule=finding.rule, rule_type=finding.rule_type, level=level,
+            title=title, summary=summary, topic=context.topic, region=context.region,
+            keywords=context.keywords, post_ids=context.post_ids,
+            metrics={**finding.metrics, peak_key(finding.value_key): round(finding.value, 3)},
+            window_start=finding.window_start, window_end=finding.window_end,
+            first_seen=now, last_seen=now,
+        )
+
+
+class AlertBook:
+    """Open episodes per rule, and the alert state machine, persisted in the store."""
+
+    STATE_PREFIX = "warning.episodes."
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def open_episodes(self, rule: str) -> dict[str, str]:
+        """group id -> alert id of the rule's open episodes."""
+        raw = self.store.get_state(self.STATE_PREFIX + rule)
+        if not raw:
+            return {}
+        try:
+            episodes = json.loads(raw)
+        except json.JSONDecodeError:
+            logger.error("episode state of rule %s is not JSON (%r); starting it afresh", rule, raw[:80])
+            return {}
+        return {str(k): str(v) for k, v in episodes.items()} if isinstance(episodes, dict) else {}
+
+    def _save_episodes(self, rule: str, episodes: dict[str, str]) -> None:
+        self.store.set_state(self.STATE_PREFIX + rule, json.dumps(episodes, ensure_ascii=False, sort_keys=True))
+
+    def reconcile(self, rule: Rule, drafts: dict[str, Alert], now: datetime) -> list[AlertChange]:
+        """Apply one evaluation of `rule` (drafts per group id) and return what changed.
+
+        Alerts are written before the episode index, so a crash in between
+        leaves an alert the next run finds again by its id, never a lost one.
+        """
+        episodes = self.open_episodes(rule.name)
+        before = dict(episodes)
+        changes: list[AlertChange] = []
+
+        for group_id, draft in drafts.items():
+            existing = self.store.get_alert(episodes[group_id]) if group_id in episodes else None
+            if existing is None:
+                existing = self.store.get_alert(draft.id)   # same run repeated after a crash
+            if existing is None or has_ended(existing):
+                record(draft, RAISED, now, level=draft.level, metrics=draft.metrics)
+                self.store.upsert_alert(draft)
+                episodes[group_id] = draft.id
+                changes.append(AlertChange(draft, ChangeKind.new.value))
+                logger.info("alert raised: %s [%s] %s", draft.id, draft.level, draft.title)
+            else:
+                changes.append(self._update(existing, draft, now))
+                self.store.upsert_alert(existing)
+                episodes[group_id] = existing.id
+
+        for group_id, alert_id_ in list(episodes.items()):
+            if group_id in drafts:
+                continue
+            alert = self.store.get_alert(alert_id_)
+            if alert is None:
+                logger.warning("open episode %s of rule %s has no alert in the store; dropping it",
+                               alert_id_, rule.name)
+                del episodes[group_id]
+            elif now - alert.last_seen >= rule.quiet_period:
+                record(alert, ENDED, now, quiet_since=alert.last_seen.isoformat())
+                self.store.upsert_alert(alert)
+                del episodes[group_id]
+                changes.append(AlertChange(alert, ChangeKind.ended.value))
+                logger.info("alert episode ended: %s (quiet since %s)", alert.id, alert.last_seen.isoformat())
+
+        if episodes != before:
+            self._save_episodes(rule.name, episodes)
+        return changes
+
+    @staticmethod
+    def _update(alert: Alert, draft: Alert, now: datetime) -> AlertChange:
+        alert.last_seen = now
+        alert.window_start, alert.window_end = draft.window_start, draft.window_end
+        # Numbers describe the situation now and keep the peak; the summary keeps explaining the level.
+        peaks = {k: max(v, alert.metrics.get(k, v)) for k, v in draft.metrics.items() if k.startswith("peak_")}
+        alert.metrics = {**draft.metrics, **peaks}
+        if not higher_than(alert.level, draft.level):
+            alert.summary = draft.summary
+        alert.keywords = draft.keywords or alert.keywords
+        alert.post_ids = draft.post_ids or alert.post_ids
+        alert.region = alert.region or draft.region
+        alert.topic = alert.topic or draft.topic
+        if not higher_than(draft.level, alert.level):
+            return AlertChange(alert, ChangeKind.updated.value)
+        previous = alert.level
+        alert.level = draft.level
+        alert.title = draft.title
+        details: dict[str, Any] = {"from": previous, "level": draft.level, "metrics": draft.metrics}
+        if alert.status == "closed":   # closed by the office, but the situation got worse
+            alert.status = "open"
+            details["reopened"] = True
+        record(alert, ESCALATED, now, **details)
+        logger.info("alert escalated: %s %s → %s", alert.id, previous, draft.level)
+        return AlertChange(alert, ChangeKind.escalated.value, previous_level=previous)

@@ -1,0 +1,111 @@
+"""The warning engine: rules → findings → graded, routed alerts with state → notifiers."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from index.schema import Alert, AlertLevel, aware
+from index.store import Store
+from yuqing.config import AgenciesFile, RulesFile, TopicsFile
+
+from .alerts import (NOTIFIED, NOTIFY_FAILED, AlertBook, AlertChange, AlertFactory, ChangeKind, FindingDescriber,
+                     pending_notification, record)
+from .grading import RegionGrader
+from .notifiers.base import Notifier
+from .routing import Router
+from .rules import Finding, Rule, build_rules
+
+logger = logging.getLogger(__name__)
+
+
+class WarningEngine:
+    """Evaluates every enabled rule at a given time and keeps alert state in the store.
+
+    Stateless between calls apart from the store, so evaluating at successive
+    (simulated) times, or from a fresh process, continues the same episodes.
+    """
+
+    LAST_RUN_KEY = "warning.last_evaluated_at"
+
+    def __init__(self, store: Store, rules: RulesFile, agencies: AgenciesFile, topics: TopicsFile,
+                 notifiers: Sequence[Notifier] = (), *, keyword_count: int = 10, post_count: int = 5,
+                 max_notify_attempts: int = 5):
+        names = [n.name for n in notifiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"notifier names must be unique, got {names}")
+        self.store = store
+        self.rules: list[Rule] = build_rules(rules)
+        self.router = Router(agencies)
+        self.grader = RegionGrader(topics.home_region)
+        self.describer = FindingDescriber(store, keyword_count=keyword_count, post_count=post_count)
+        self.factory = AlertFactory()
+        self.book = AlertBook(store)
+        self.notifiers = list(notifiers)
+        self.max_notify_attempts = max_notify_attempts
+
+    def evaluate(self, now: datetime) -> list[AlertChange]:
+        """Run all rules at `now`; returns the alerts raised, escalated, updated or ended."""
+        now = aware(now)
+        changes: list[AlertChange] = []
+        for rule in self.rules:
+            try:
+                drafts = self._drafts(rule, rule.evaluate(self.store, now), now)
+                changes.extend(self.book.reconcile(rule, drafts, now))
+            except Exception:   # one broken rule or a store hiccup must not silence the others
+                logger.exception("rule %s failed at %s; its alerts are left as they were", rule.name, now.isoformat())
+        for change in changes:
+            if change.kind != ChangeKind.ended.value:   # pending and retried notifications included
+                self._notify(change.alert, now)
+        self.store.set_state(self.LAST_RUN_KEY, now.isoformat())
+        logger.info("warning evaluation at %s: %s", now.isoformat(), _tally(changes))
+        return changes
+
+    def _drafts(self, rule: Rule, findings: list[Finding], now: datetime) -> dict[str, Alert]:
+        drafts = {}
+        for finding in findings:
+            context = self.describer.describe(finding)
+            region_code = context.region.code if context.region else None
+            level = self.grader.grade(finding.level, region_code)
+            if level is None:
+                logger.debug("finding %s/%s dropped: 蓝 outside the home region (%s)",
+                             rule.name, finding.group_id, region_code)
+                continue
+            downgraded = level is not AlertLevel.parse(finding.level)
+            draft = self.factory.build(finding, context, level, now, downgraded=downgraded)
+            drafts[finding.group_id] = self.router.route(draft)
+        return drafts
+
+    def _notify(self, alert: Alert, now: datetime) -> None:
+        """Send what each notifier still owes for this alert; record successes and failures in its history."""
+        touched = False
+        for notifier in self.notifiers:
+            kind = pending_notification(alert, notifier.name, self.max_notify_attempts)
+            if kind is None or not notifier.accepts(alert):
+                continue
+            previous = _previous_level(alert) if kind == "escalated" else None
+            try:
+                notifier.send(alert, AlertChange(alert, kind, previous))
+            except Exception as exc:
+                logger.warning("notifier %s failed for alert %s: %s", notifier.name, alert.id, exc)
+                record(alert, NOTIFY_FAILED, now, notifier=notifier.name, level=alert.level, change=kind,
+                       error=str(exc)[:500])
+            else:
+                record(alert, NOTIFIED, now, notifier=notifier.name, level=alert.level, change=kind)
+            touched = True
+        if touched:
+            self.store.upsert_alert(alert)
+
+
+def _previous_level(alert: Alert) -> str | None:
+    for entry in reversed(alert.history):
+        if entry.get("event") == "escalated":
+            return entry.get("from")
+    return None
+
+
+def _tally(changes: list[AlertChange]) -> str:
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[change.kind] = counts.get(change.kind, 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no changes"

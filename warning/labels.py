@@ -1,0 +1,55 @@
+"""Chinese display names shared by titles, notifications and reports."""
+from __future__ import annotations
+
+PLATFORM_LABELS = {
+    "news": "新闻网站",
+    "gov_board": "政务留言板",
+    "rss": "订阅源",
+    "weibo": "微博",
+    "forum": "论坛",
+}
+
+LEVEL_COLOURS = {"蓝": "#1f6fd1", "黄": "#d4a106", "橙": "#e8710a", "红": "#d0302f"}
+LEVEL_NAMES = {"蓝": "蓝色预警", "黄": "黄色预警", "橙": "橙色预警", "红": "红色预警"}
+
+STATUS_LABELS = {"open": "待处置", "acknowledged": "已签收", "handling": "处置中", "closed": "已办结"}
+
+CHANGE_LABELS = {"new": "新预警", "escalated": "预警升级", "updated": "预警更新", "ended": "预警平息"}
+
+METRIC_LABELS = {
+    "count": "窗口内信息量", "baseline_count": "基线期信息量", "baseline_hours": "基线时长（小时）",
+    "expected": "基线期望值", "ratio": "相对基线倍数",
+    "negative_count": "负面信息量", "negative_share": "负面占比",
+}
+
+SENTIMENT_ORDER = ("负面", "中性", "正面")
+SENTIMENT_COLOURS = {"负面": "#d0302f", "中性": "#8c96a3", "正面": "#2e9d5b"}
+
+
+def platform_label(platform: str | None) -> str:
+    return PLATFORM_LABELS.get(platform or "", platform or "未知平台")
+
+
+def group_subject(group_by: str, key: str | None) -> str:
+    """How a rule group reads at the front of a title: 环境保护类, 微博平台, or nothing."""
+    if not key:
+        return ""
+    if group_by == "topic":
+        return f"{key}类"
+    if group_by == "platform":
+        return f"{platform_label(key)}平台"
+    return ""   # regions are named by the alert's region, after the title
+
+
+def metric_label(key: str) -> str:
+    if key.startswith("peak_"):
+        return "峰值" + METRIC_LABELS.get(key.removeprefix("peak_"), key)
+    return METRIC_LABELS.get(key, key)
+
+
+def metric_value(key: str, value: float) -> str:
+    if key.endswith("share"):
+        return f"{value:.0%}"
+    if key.endswith("ratio"):
+        return f"{value:.1f}倍"
+    return str(int(value)) if value == int(value) else f"{value:.1f}"

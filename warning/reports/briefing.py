@@ -1,0 +1,200 @@
+"""The daily briefing (舆情日报): one self-contained, printable HTML page for the duty officer.
+
+Everything comes from store aggregations and a few top hits; every text that
+could carry personal data passes through the PII masker before rendering.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from index.schema import DEFAULT_TZ, Alert, AlertLevel, Post, aware, now as current_time
+from index.store import Bucket, PostQuery, Store
+from yuqing.config import AgenciesFile, TopicsFile
+
+from ..alerts import has_ended
+from ..labels import (LEVEL_COLOURS, LEVEL_NAMES, SENTIMENT_COLOURS, SENTIMENT_ORDER, STATUS_LABELS,
+                      metric_label, metric_value, platform_label)
+from ..routing import Router
+from .chart import trend_svg
+from ..privacy import mask
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+NEGATIVE = "负面"
+_INTERVALS = (("hour", timedelta(hours=1), timedelta(days=3)), ("6h", timedelta(hours=6), timedelta(days=21)),
+              ("day", timedelta(days=1), timedelta.max))
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = lambda value: "—" if value is None else f"{value:.1%}"
+    env.filters["dt"] = lambda value, fmt="%m-%d %H:%M": value.astimezone(DEFAULT_TZ).strftime(fmt) if value else ""
+    return env
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _change(current: int, previous: int) -> dict[str, Any]:
+    """Period-over-period change, worded for the reader."""
+    if previous == 0:
+        return {"text": "上一时段为 0" if current else "与上一时段均为 0", "direction": "up" if current else "flat"}
+    delta = (current - previous) / previous
+    if abs(delta) < 0.005:
+        return {"text": "与上一时段持平", "direction": "flat"}
+    return {"text": f"较上一时段{'增加' if delta > 0 else '减少'} {abs(delta):.1%}",
+            "direction": "up" if delta > 0 else "down"}
+
+
+class BriefingBuilder:
+    """Collects the numbers, alerts and posts of one briefing period into template context."""
+
+    def __init__(self, store: Store, agencies: AgenciesFile, topics: TopicsFile,
+                 masker: Callable[[str | None], str] = mask, *, max_alerts: int = 30, max_posts: int = 10):
+        self.store = store
+        self.agencies = {a.id: a for a in agencies.agencies}
+        self.router = Router(agencies)
+        self.topics = topics
+        self.mask = masker
+        self.max_alerts = max_alerts
+        self.max_posts = max_posts
+
+    def context(self, start: datetime, end: datetime, office_name: str) -> dict[str, Any]:
+        period = PostQuery(start=start, end=end)
+        previous = PostQuery(start=start - (end - start), end=start)
+        total = self.store.count(period)
+        previous_total = self.store.count(previous)
+        sentiments = self._counts(period, "sentiment")
+        negative = sentiments.get(NEGATIVE, 0)
+        previous_negative = self.store.count(dataclasses.replace(previous, sentiments=(NEGATIVE,)))
+        return {
+            "office_name": office_name,
+            "report_date": end.astimezone(DEFAULT_TZ),
+            "start": start, "end": end,
+            "generated_at": current_time(),
+            "overview": {
+                "total": total, "previous_total": previous_total, "change": _change(total, previous_total),
+                "negative": negative, "negative_share": _share(negative, total),
+                "negative_change": _change(negative, previous_negative),
+                "sentiments": [{"label": label, "count": sentiments.get(label, 0),
+                                "share": _share(sentiments.get(label, 0), total),
+                                "colour": SENTIMENT_COLOURS[label]} for label in SENTIMENT_ORDER],
+                "platforms": [{"label": platform_label(b.key), "count": b.count, "share": _share(b.count, total)}
+                              for b in self.store.terms(period, "platform", size=10)],
+            },
+            "chart_svg": self._chart(period, end - start),
+            "alerts": self._alerts(start, end),
+            "topics": self._breakdown(period, "topic", size=12, with_agency=True),
+            "regions": self._breakdown(period, "district", size=15),
+            "hot_words": self._hot_words(period),
+            "negative_posts": [self._post(p) for p in self._latest_negative(period)],
+            "level_colours": LEVEL_COLOURS,
+        }
+
+    # --- sections -------------------------------------------------------
+    def _counts(self, query: PostQuery, field: str, size: int = 20) -> dict[str, int]:
+        return {b.key: b.count for b in self.store.terms(query, field, size=size)}
+
+    def _chart(self, period: PostQuery, span: timedelta) -> str:
+        name, interval = next((n, i) for n, i, limit in _INTERVALS if span <= limit)
+        buckets = self.store.histogram(period, name, group_by="sentiment")   # type: ignore[arg-type]
+        return trend_svg(buckets, interval)
+
+    def _alerts(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        alerts = [a for a in self.store.list_alerts(since=start, limit=500)
+                  if a.first_seen < end and a.last_seen >= start]
+        alerts.sort(key=lambda a: (-a.level_enum.rank, a.first_seen))
+        return [self._alert(a) for a in alerts[: self.max_alerts]]
+
+    def _alert(self, alert: Alert) -> dict[str, Any]:
+        level = AlertLevel.parse(alert.level).value
+        agency = self.agencies.get(alert.agency or "")
+        return {
+            "id": alert.id, "level": level, "level_name": LEVEL_NAMES[level], "colour": LEVEL_COLOURS[level],
+            "title": self.mask(alert.title), "summary": self.mask(alert.summary),
+            "agency": alert.agency_name or (agency.name if agency else "未分派"),
+            "status": STATUS_LABELS.get(alert.status, alert.status), "ended": has_ended(alert),
+            "topic": alert.topic, "region": alert.region.name if alert.region else "",
+            "first_seen": alert.first_seen, "last_seen": alert.last_seen,
+            "metrics": [{"label": metric_label(k), "value": metric_value(k, v)} for k, v in alert.metrics.items()
+                        if k in ("count", "ratio", "negative_count", "negative_share") or k.startswith("peak_")],
+            "keywords": [self.mask(k) for k in alert.keywords[:8]],
+            "posts": [self._post(p) for p in self.store.get_posts(alert.post_ids[:3])],
+        }
+
+    def _breakdown(self, period: PostQuery, field: str, size: int, with_agency: bool = False) -> list[dict[str, Any]]:
+        totals = self.store.terms(period, field, size=size)
+        negatives = self._counts(dataclasses.replace(period, sentiments=(NEGATIVE,)), field, size=size * 3)
+        rows = []
+        for bucket in totals:
+            neg = negatives.get(bucket.key, 0)
+            row = {"label": self.mask(bucket.key), "count": bucket.count, "negative": neg,
+                   "negative_share": _share(neg, bucket.count)}
+            if with_agency:
+                row["agency"] = self.router.agency_for(bucket.key, None).name
+            rows.append(row)
+        return rows
+
+    def _hot_words(self, period: PostQuery, size: int = 30) -> list[dict[str, Any]]:
+        buckets: list[Bucket] = self.store.terms(period, "keywords", size=size)
+        if not buckets:
+            buckets = [b for b in self.store.terms(period, "tokens", size=size * 3) if len(b.key) >= 2][:size]
+        if not buckets:
+            return []
+        top = max(b.count for b in buckets)
+        return [{"word": self.mask(b.key), "count": b.count, "weight": 1 + round(4 * b.count / top)}
+                for b in buckets]
+
+    def _latest_negative(self, period: PostQuery) -> list[Post]:
+        query = dataclasses.replace(period, sentiments=(NEGATIVE,))
+        return [hit.post for hit in self.store.search(query, size=self.max_posts, sort="newest").hits]
+
+    def _link(self, url: str | None) -> str | None:
+        """The post's link, unless it is not http(s) or carries something the masker would hide."""
+        if not url or not url.startswith(("http://", "https://")) or self.mask(url) != url:
+            return None
+        return url
+
+    def _post(self, post: Post) -> dict[str, Any]:
+        body = " ".join(post.content.split())
+        title = post.title.strip() or body[:40]
+        if body.startswith(title):   # many sources repeat the title as the first line
+            body = body[len(title):].lstrip(" ，,。.:：")
+        return {
+            "title": self.mask(title), "snippet": self.mask(body[:120] + ("…" if len(body) > 120 else "")),
+            "source": post.source, "author": self.mask(post.author.name) if post.author.name else "",
+            "platform": platform_label(post.platform), "published_at": post.published_at,
+            "url": self._link(post.url),
+            "engagement": post.engagement.total,
+            "sentiment": post.sentiment_label or "", "region": post.region.name if post.region else "",
+        }
+
+
+def render_briefing(store: Store, *, start: datetime, end: datetime, out_dir: Path, office_name: str,
+                    agencies: AgenciesFile, topics: TopicsFile) -> Path:
+    """Write the briefing for [start, end) to out_dir/briefing-YYYYMMDD-HHMM.html and return its path."""
+    start, end = aware(start), aware(end)
+    if end <= start:
+        raise ValueError(f"briefing period must end after it starts: {start.isoformat()} .. {end.isoformat()}")
+    context = BriefingBuilder(store, agencies, topics).context(start, end, office_name)
+    html = _environment().get_template("briefing.html.j2").render(**context)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"briefing-{end.astimezone(DEFAULT_TZ):%Y%m%d-%H%M}.html"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    logger.info("briefing for %s .. %s written to %s (%d alerts)", start.isoformat(), end.isoformat(), path,
+                len(context["alerts"]))
+    return path
