@@ -143,6 +143,8 @@ class App:
         if proc.returncode != 0:
             log.error("crawl failed", extra={"source": source_name, "exit_code": proc.returncode,
                                              "stderr": stderr[-2000:]})
+        else:
+            log.info("crawl finished", extra={"report": report})
         return report
 
     def enrich_pending(self) -> EnrichReport:
@@ -180,8 +182,12 @@ class App:
         return report
 
     def evaluate_warnings(self, now: datetime | None = None) -> list:
+        when = now or self.settings.now()
         with self._lock:
-            return self.engine.evaluate(now or self.settings.now())
+            changes = self.engine.evaluate(when)
+        log.log(logging.INFO if changes else logging.DEBUG, "warnings evaluated",
+                extra={"at": when.isoformat(), "changes": len(changes)})
+        return changes
 
     def write_briefing(self, now: datetime | None = None, hours: int = 24) -> Path:
         """Daily briefing (日报) for the `hours` before `now`."""
