@@ -1,0 +1,344 @@
+"""Generic article extraction with a fallback chain, so a new news site needs YAML, not code.
+
+Order, per field (first hit wins):
+- title:   configured CSS → trafilatura's → og:title → <title>; then the page heading that
+           this contains, which drops site suffixes ("标题_九江在线" → "标题")
+- content: configured CSS → trafilatura → the page's paragraphs → og:/meta description
+- time:    configured CSS → meta tags (article:published_time, pubdate…) → elements whose
+           class/id says time/date/info → labelled text (发布时间：…) anywhere → the time the
+           list page showed → trafilatura's date (day precision only, hence last)
+- author:  configured CSS → 作者：… in the info line → meta author → trafilatura → 编辑：…
+Precise sources come before heuristic ones; each step is cheap next to the download.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any, Callable
+
+import lxml.html
+from parsel import Selector, SelectorList
+
+from index.schema import DEFAULT_TZ
+from yuqing.config import DetailRules
+
+from .dates import find_datetime, parse_datetime
+from .text import clean_line, clean_text, element_text
+
+logger = logging.getLogger(__name__)
+
+_DATE_META_KEYS = ("article:published_time", "og:release_date", "og:published_time", "pubdate", "publishdate",
+                   "publish_date", "publish-date", "publishtime", "publish_time", "datepublished", "date",
+                   "dc.date", "dc.date.issued", "dcterms.created", "weibo:article:create_at", "apub:time",
+                   "sailthru.date", "article:modified_time")
+_AUTHOR_META_KEYS = ("author", "article:author", "dc.creator", "byl")
+_TIME_HINT_XPATH = ("//*[contains(@class,'time') or contains(@class,'date') or contains(@class,'info') or "
+                    "contains(@class,'pubtime') or contains(@id,'time') or contains(@id,'date') or "
+                    "contains(@class,'source') or contains(@class,'meta')][not(self::html or self::body)]")
+_AUTHOR_RE = re.compile(r"(?:作者|记者|(?<![正原全下])文)\s*[:：/]\s*([\w·\u3000 ]{1,20}?)(?=\s{1,}|$|[|｜，,;；])")
+# Old portals often name only the editor; better than no name at all, so it comes last.
+_EDITOR_RE = re.compile(r"(?:责任)?编辑\s*[:：/]\s*([\w·\u3000 ]{1,20}?)(?=\s{1,}|$|[|｜，,;；)）])")
+_ORIGIN_RE = re.compile(r"来源\s*[:：]\s*([^\s|｜，,;；]{1,30})")
+_TITLE_SPLIT = re.compile(r"\s*(?:_|\||｜| - | — |——|-{2,})\s*")
+_SHORT_BLOCKS = ("//body//*[self::td or self::div or self::span or self::p or self::li]"
+                 "[string-length(normalize-space(.)) < 120]")
+_INFO_LABEL = re.compile(r"发布|发表|来源|作者|记者|时间")
+_CLOCK = re.compile(r"\d{1,2}[:：]\d{2}")
+_WEEKDAY = re.compile(r"星期[一二三四五六日天]|周[一二三四五六日]")
+_LABELLED_TIME = re.compile(r"(?:发布时间|发表时间|发布日期|发稿时间|时间|日期)\s*[:：]\s*([\d年月日\-/.:： ]{6,25})")
+_RULE_CELL = re.compile(r"^[\s\-:=]*$")  # markdown table separator cells
+_META_LINE = re.compile(r"发布时间|发表时间|发布日期|来源\s*[:：]|作者\s*[:：]|编辑\s*[:：]|浏览次数|点击数|字号")
+_NAV_LINE = re.compile(r"首页|当前位置|您的位置|所在的位置|现在位置|^\S{1,12}\s*[>›»]+$")
+_TITLE_OPEN = re.compile(r"<title[^>]*>", re.I)
+_TITLE_CLOSE = re.compile(r"</title\s*>", re.I)
+_ANY_TAG = re.compile(r"<[a-zA-Z/!]")
+_SENTENCE = 20      # characters; shorter lines are headings, links, buttons
+_MIN_PARAGRAPH = 8  # characters; shorter <p> are usually captions or buttons
+
+
+class ExtractionError(ValueError):
+    """The page has no usable text (not a transient failure: retrying will not help)."""
+
+
+@dataclass
+class ExtractedPage:
+    title: str = ""
+    content: str = ""
+    published_at: datetime | None = None
+    published_from: str = ""        # which step found the time, for debugging extraction rules
+    author: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def repair_markup(html: str) -> str:
+    """Close an unterminated <title>. Its content is raw text to an HTML parser, so a
+    missing </title> swallows the whole page into the title; every other unclosed
+    tag lxml repairs by itself."""
+    opening = _TITLE_OPEN.search(html)
+    if not opening:
+        return html
+    rest = html[opening.end():]
+    closing = _TITLE_CLOSE.search(rest)
+    next_tag = _ANY_TAG.search(rest)
+    if next_tag and (closing is None or closing.start() > next_tag.start()):
+        return html[:opening.end()] + rest[:next_tag.start()] + "</title>" + rest[next_tag.start():]
+    return html
+
+
+def meta_tags(sel: Selector) -> dict[str, str]:
+    """<meta> content by lower-cased name/property/itemprop (first occurrence wins)."""
+    found: dict[str, str] = {}
+    for meta in sel.xpath("//meta"):
+        key = meta.attrib.get("name") or meta.attrib.get("property") or meta.attrib.get("itemprop")
+        value = meta.attrib.get("content")
+        if key and value and value.strip():
+            found.setdefault(key.strip().lower(), value.strip())
+    return found
+
+
+def css_text(sel: Selector | SelectorList, css: str | None) -> str:
+    """Text of what a configured CSS selector matches: ::text/::attr results joined, elements flattened."""
+    if not css:
+        return ""
+    try:
+        matched = sel.css(css)
+    except Exception as exc:  # a bad selector in YAML must name itself, not crash the crawl
+        raise ValueError(f"invalid CSS selector {css!r}: {exc}") from None
+    parts = []
+    for node in matched:
+        root = node.root
+        if isinstance(root, str):
+            parts.append(root)
+        elif isinstance(root, lxml.html.HtmlElement):
+            parts.append(element_text(detached_copy(root)))
+        else:
+            parts.append(node.get())
+    return clean_text("\n".join(parts))
+
+
+def detached_copy(element: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    """element_text edits the tree it reads; give it a copy so later selectors see the original."""
+    return lxml.html.fragment_fromstring(lxml.html.tostring(element, encoding="unicode"), create_parent="div")
+
+
+def _trafilatura_run(html: str, url: str | None, **options: Any) -> dict[str, Any]:
+    import trafilatura
+
+    try:
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
+                                          include_tables=True, **options)
+    except Exception as exc:  # trafilatura is robust but not total; a failure only skips this step
+        logger.debug("trafilatura failed on %s: %s", url, exc)
+        return {}
+    if doc is None:
+        return {}
+    return doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+
+
+def _body_weight(text: str | None) -> int:
+    """Characters in sentence-length lines: body text has many, nav/related-link lists few."""
+    return sum(len(line) for line in (text or "").splitlines() if len(line.strip()) >= _SENTENCE)
+
+
+def _trafilatura(html: str, url: str | None) -> dict[str, Any]:
+    """trafilatura in precision mode, unless balanced mode finds clearly more body text.
+
+    Precision drops nav and related links on small article pages; on some portal
+    layouts (163.com) it picks a recommendation box instead of the article, which
+    balanced mode gets right. The run with more sentence-length text wins; ties
+    go to precision.
+    """
+    precise = _trafilatura_run(html, url, favor_precision=True)
+    balanced = _trafilatura_run(html, url)
+    if _body_weight(balanced.get("text")) > 1.2 * _body_weight(precise.get("text")):
+        return balanced
+    return precise or balanced
+
+
+def _title_from_head(sel: Selector) -> str:
+    raw = clean_line(sel.xpath("//title/text()").get())
+    if not raw:
+        return ""
+    parts = [p for p in _TITLE_SPLIT.split(raw) if p]
+    return parts[0] if parts and len(parts[0]) >= 4 else raw
+
+
+def _headings(sel: Selector) -> list[str]:
+    texts = []
+    for node in sel.xpath("//h1 | //h2 | //h3 | //*[contains(@class,'title')][not(self::title)]")[:20]:
+        text = clean_line(" ".join(node.xpath(".//text()").getall()))
+        if 4 <= len(text) <= 120:
+            texts.append(text)
+    return texts
+
+
+def _heading_title(sel: Selector, candidate: str) -> str:
+    """The page heading that the <title>-like candidate contains: "标题-九江在线" → "标题".
+    Without a matching heading, the candidate minus a trailing site-name segment."""
+    headings = _headings(sel)
+    if not candidate:
+        return headings[0] if headings else ""
+    matches = [h for h in headings if h in candidate]
+    if matches:
+        return max(matches, key=len)
+    parts = [p for p in _TITLE_SPLIT.split(candidate) if p]
+    return parts[0] if len(parts) > 1 and len(parts[0]) >= 4 else candidate
+
+
+def untable(text: str) -> str:
+    """trafilatura renders layout tables as "| cell | cell |" rows; old sites lay out
+    whole pages with tables, so turn rows back into plain lines."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|") and stripped.endswith("|"):
+            cells = re.split(r"(?<!\\)\|", stripped.strip("|"))
+            lines.extend(cell.replace("\\|", "|").strip() for cell in cells
+                         if not _RULE_CELL.match(cell))
+        else:
+            lines.append(line)
+    return clean_text("\n".join(lines))
+
+
+def strip_boilerplate_lines(text: str, title: str) -> str:
+    """Drop the title, nav and info lines that extraction sometimes keeps above the body."""
+    lines = text.splitlines()
+    while lines:
+        head = lines[0]
+        if (head == title or (len(head) <= 80 and (_META_LINE.search(head) or _NAV_LINE.search(head)))):
+            lines.pop(0)
+            continue
+        break
+    return "\n".join(lines)
+
+
+def _paragraphs(sel: Selector) -> str:
+    texts = (clean_line(" ".join(p.xpath(".//text()").getall())) for p in sel.xpath("//body//p"))
+    return "\n".join(t for t in texts if len(t) >= _MIN_PARAGRAPH)
+
+
+class ArticleExtractor:
+    """Title, body, time and author of one HTML page (see module docstring for the order)."""
+
+    def __init__(self, rules: DetailRules | None = None, tz: tzinfo = DEFAULT_TZ):
+        self.rules = rules or DetailRules()
+        self.tz = tz
+
+    def extract(self, html: str, url: str | None = None, now: datetime | None = None,
+                listed_at: datetime | None = None) -> ExtractedPage:
+        if not html or not html.strip():
+            raise ExtractionError("empty page")
+        html = repair_markup(html)
+        sel = Selector(text=html)
+        meta = meta_tags(sel)
+        page = ExtractedPage()
+        lazy: dict[str, Any] = {}
+
+        def traf() -> dict[str, Any]:
+            if "doc" not in lazy:
+                lazy["doc"] = _trafilatura(html, url)
+            return lazy["doc"]
+
+        page.title = clean_line(css_text(sel, self.rules.title)) or self._title(sel, meta, traf)
+        page.content = (css_text(sel, self.rules.content)
+                        or strip_boilerplate_lines(untable(traf().get("text") or ""), page.title)
+                        or _paragraphs(sel)
+                        or clean_text(meta.get("og:description") or meta.get("description")))
+        if not (page.title or page.content):
+            raise ExtractionError("no title or text found")
+
+        page.published_at, page.published_from = self._published_at(sel, meta, now, listed_at, traf)
+        page.author = (clean_line(css_text(sel, self.rules.author)) or self._labelled(sel, _AUTHOR_RE)
+                       or next((clean_line(meta[k]) for k in _AUTHOR_META_KEYS if meta.get(k)), None)
+                       or clean_line(traf().get("author")) or self._labelled(sel, _EDITOR_RE)) or None
+        origin = self._labelled(sel, _ORIGIN_RE)
+        if origin:
+            page.extra["origin"] = origin
+        for key, css in self.rules.extra.items():
+            value = css_text(sel, css)
+            if value:
+                set_dotted(page.extra, key, value)
+        return page
+
+    @staticmethod
+    def _title(sel: Selector, meta: dict[str, str], traf: Callable[[], dict[str, Any]]) -> str:
+        head = _title_from_head(sel)
+        title = clean_line(traf().get("title")) or clean_line(meta.get("og:title")) or head
+        if head and title != head and title.startswith(head) and len(title) > len(head) + 8:
+            title = head  # an unclosed heading swallowed the text after it; <title> is intact
+        return _heading_title(sel, title)
+
+    def _published_at(self, sel: Selector, meta: dict[str, str], now: datetime | None,
+                      listed_at: datetime | None,
+                      traf: Callable[[], dict[str, Any]]) -> tuple[datetime | None, str]:
+        if self.rules.published_at:
+            value = find_datetime(css_text(sel, self.rules.published_at), now, self.tz, loose=True)
+            if value:
+                return value, "selector"
+        for key in _DATE_META_KEYS:
+            value = parse_datetime(meta.get(key), now, self.tz)
+            if value:
+                return value, f"meta:{key}"
+        value = self._info_line_time(sel, now)
+        if value:
+            return value, "info"
+        body_text = clean_line(" ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]")
+                                        .getall()))
+        for label_hit in _labelled_times(body_text):
+            value = parse_datetime(label_hit, now, self.tz)
+            if value:
+                return value, "label"
+        if listed_at:
+            return listed_at, "listing"
+        value = parse_datetime(traf().get("date"), now, self.tz)
+        if value:
+            return value, "trafilatura"
+        return None, ""
+
+    def _info_line_time(self, sel: Selector, now: datetime | None) -> datetime | None:
+        """Best time among short elements whose class/id hints at time/date/info.
+
+        A labelled line (发布时间/来源) or one with a clock time beats a bare date:
+        headers often show today's date (2026年11月24日 星期二) in a "date" element.
+        """
+        best: tuple[int, datetime] | None = None
+        for node in sel.xpath(_TIME_HINT_XPATH)[:40]:
+            text = clean_line(" ".join(node.xpath(".//text()").getall()))
+            if not 0 < len(text) <= 200:  # a long block is content, not an info line
+                continue
+            value = find_datetime(text, now, self.tz, loose=True)
+            if value is None:
+                continue
+            score = (2 if _INFO_LABEL.search(text) else 0) + (1 if _CLOCK.search(text) else 0)
+            score -= 2 if _WEEKDAY.search(text) else 0
+            if best is None or score > best[0]:
+                best = (score, value)
+        return best[1] if best else None
+
+    @staticmethod
+    def _labelled(sel: Selector, regex: re.Pattern[str]) -> str | None:
+        """A labelled value (作者：张三) from the info line, else from any short block:
+        long blocks are article text, where "记者：" may start a quoted question."""
+        nodes = sel.xpath(_TIME_HINT_XPATH)[:30] + sel.xpath(_SHORT_BLOCKS)[:300]
+        for node in nodes:
+            match = regex.search(" ".join(node.xpath(".//text()").getall()))
+            if match:
+                return clean_line(match.group(1)) or None
+        return None
+
+
+def _labelled_times(text: str) -> list[str]:
+    return [m.group(1).strip() for m in _LABELLED_TIME.finditer(text)]
+
+
+def set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
+    """extra["reply.department"] = x → extra["reply"]["department"] = x."""
+    *parents, leaf = key.split(".")
+    for part in parents:
+        nested = target.get(part)
+        if not isinstance(nested, dict):
+            nested = target[part] = {}
+        target = nested
+    target[leaf] = value

@@ -1,0 +1,132 @@
+"""m.weibo.cn-style search API JSON to plain posts.
+
+A page is {"ok": 1, "data": {"cardlistInfo": {"page": next}, "cards": [...]}}; posts
+sit in cards of card_type 9 (or nested in card_group of type-11 cards, as the
+real search page returns). Past the last page the API answers ok == 0.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from index.schema import DEFAULT_TZ
+
+from .dates import parse_datetime
+from .text import clean_line, html_to_text
+
+_COUNT_RE = re.compile(r"^\s*([\d.]+)\s*(万|亿)?\+?\s*$")
+_REGION_PREFIX = re.compile(r"^\s*发布于\s*")
+
+
+class WeiboFormatError(ValueError):
+    """The JSON does not look like a weibo search page."""
+
+
+@dataclass
+class WeiboPost:
+    id: str
+    text: str
+    created_at: datetime | None
+    created_raw: str
+    user: dict[str, Any]
+    reposts: int
+    comments: int
+    likes: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WeiboPage:
+    ok: bool
+    posts: list[WeiboPost]
+    next_page: int | None
+    paging_known: bool = True          # False: the API gave no cardlistInfo.page, so try page + 1
+    message: str = ""
+
+
+def parse_count(value: Any) -> int:
+    """Counts arrive as ints or as display strings ("1.2万", "100万+", ""); never negative."""
+    if value is None or isinstance(value, bool):
+        return 0
+    if isinstance(value, (int, float)):
+        return max(0, int(value))
+    match = _COUNT_RE.match(str(value))
+    if not match:
+        return 0
+    number = float(match.group(1))
+    scale = {"万": 10_000, "亿": 100_000_000}.get(match.group(2) or "", 1)
+    return int(number * scale)
+
+
+def weibo_text(html: str | None) -> str:
+    """Plain text of a weibo: links keep their text (@user, #话题#), emoji keep their alt ([怒])."""
+    return html_to_text(html or "", keep_emoji_alt=True)
+
+
+def _mblogs(cards: list[Any]) -> list[dict[str, Any]]:
+    found = []
+    for card in cards:
+        if not isinstance(card, dict):
+            continue
+        if isinstance(card.get("mblog"), dict):
+            found.append(card["mblog"])
+        for inner in card.get("card_group") or []:
+            if isinstance(inner, dict) and isinstance(inner.get("mblog"), dict):
+                found.append(inner["mblog"])
+    return found
+
+
+def parse_search_page(data: Any, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> WeiboPage:
+    if not isinstance(data, dict) or "ok" not in data:
+        raise WeiboFormatError("not a weibo API response (no 'ok' field)")
+    body = data.get("data") or {}
+    if not isinstance(body, dict):
+        raise WeiboFormatError("'data' is not an object")
+    if data.get("ok") != 1:
+        return WeiboPage(ok=False, posts=[], next_page=None, message=str(data.get("msg") or ""))
+    posts = [parse_mblog(m, now, tz) for m in _mblogs(body.get("cards") or [])]
+    info = body.get("cardlistInfo") or {}
+    paging_known = isinstance(info, dict) and "page" in info
+    next_page = info.get("page") if paging_known else None
+    try:
+        next_page = int(next_page) if next_page not in (None, "", 0, "0") else None
+    except (TypeError, ValueError):
+        next_page = None
+    return WeiboPage(ok=True, posts=[p for p in posts if p is not None], next_page=next_page,
+                     paging_known=paging_known)
+
+
+def parse_mblog(mblog: dict[str, Any], now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> WeiboPost | None:
+    native = mblog.get("id") or mblog.get("mid") or mblog.get("idstr")
+    if not native:
+        return None
+    user = mblog.get("user") or {}
+    created_raw = str(mblog.get("created_at") or "")
+    extra: dict[str, Any] = {}
+    if mblog.get("source"):
+        extra["client"] = clean_line(html_to_text(str(mblog["source"])))
+    region = _REGION_PREFIX.sub("", str(mblog.get("region_name") or "")).strip()
+    if region:
+        extra["ip_region"] = region
+    if mblog.get("isLongText"):
+        extra["truncated"] = True   # the search API cuts long posts; the full text needs another call
+    if mblog.get("retweeted_status"):
+        retweeted = mblog["retweeted_status"]
+        extra["retweeted_id"] = str(retweeted.get("id") or "") or None
+        extra["retweeted_text"] = weibo_text(retweeted.get("text"))
+    author = {
+        "id": str(user["id"]) if user.get("id") is not None else None,
+        "name": clean_line(user.get("screen_name")) or None,
+        "followers": parse_count(user.get("followers_count")) if user.get("followers_count") is not None else None,
+        "verified": bool(user.get("verified")),
+        "location": clean_line(user.get("location")) or None,
+    }
+    if user.get("verified_type") is not None:
+        extra["verified_type"] = user.get("verified_type")
+    return WeiboPost(id=str(native), text=weibo_text(mblog.get("text")),
+                     created_at=parse_datetime(created_raw, now, tz), created_raw=created_raw, user=author,
+                     reposts=parse_count(mblog.get("reposts_count")),
+                     comments=parse_count(mblog.get("comments_count")),
+                     likes=parse_count(mblog.get("attitudes_count")), extra=extra)

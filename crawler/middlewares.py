@@ -1,0 +1,53 @@
+"""Downloader middleware: make every page decode right, or reject it with a reason.
+
+Runs after decompression (priority below HttpCompressionMiddleware's 590), so it
+sees the real body. The source's configured encoding wins; otherwise Scrapy's
+detection stands unless extract.encoding.pick_encoding knows better (GBK pages
+with no declaration, GBK bytes behind a UTF-8 declaration).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response, TextResponse
+
+from .extract.encoding import normalize_encoding, pick_encoding, replacement_ratio
+
+logger = logging.getLogger(__name__)
+
+
+class UndecodableResponse(IgnoreRequest):
+    """Too much of the body fails to decode for its text to be worth keeping.
+
+    An IgnoreRequest, so Scrapy hands it to the request's errback, which counts it."""
+
+
+class PageEncodingMiddleware:
+    def __init__(self, forced: str | None = None, max_bad_ratio: float = 0.02):
+        self.forced = normalize_encoding(forced) if forced else None
+        self.max_bad_ratio = max_bad_ratio
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "PageEncodingMiddleware":
+        settings = crawler.settings
+        return cls(settings.get("YUQING_SOURCE_ENCODING") or None,
+                   settings.getfloat("YUQING_MAX_UNDECODABLE_RATIO", 0.02))
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
+        if not isinstance(response, TextResponse) or not 200 <= response.status < 300:
+            return response
+        if self.forced:
+            response = response.replace(encoding=self.forced)
+        else:
+            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+            better = pick_encoding(response.body, content_type)
+            if better and better != response.encoding:
+                logger.debug("decoding %s as %s instead of %s", response.url, better, response.encoding)
+                response = response.replace(encoding=better)
+        ratio = replacement_ratio(response.text)
+        if ratio > self.max_bad_ratio:
+            raise UndecodableResponse(f"{ratio:.0%} of the text does not decode as {response.encoding}; "
+                                      f"set the source's encoding if the site uses another one")
+        return response
