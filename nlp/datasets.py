@@ -1,0 +1,281 @@
+"""Training data loaders for the baseline models, read from the shared data folder.
+
+Every loader returns `Example`s (text, label, origin) and never copies data into
+the repository. Malformed rows are skipped and counted, not fatal; a missing
+folder raises DataNotFoundError with the path it looked at.
+
+Sources (see ../shared/data/README.md for repositories and commits):
+  sentiment — SMP2020-EWECT Weibo emotions (Tom-HG/smp2020 @9b04c72) mapped to
+              负面/中性/正面, plus weibo2018 hand-labelled polarity (dengxiuqi/weibo2018 @4c6145e);
+  topic     — 2020 Teddy Cup citizen messages, titles and details (Asimok/DataMining_study_before
+              @09c99ac) for the 7 governance classes; 其他 from non-governance news headlines
+              (THUCNews via 649453932/Chinese-Text-Classification-Pytorch @6cb2681, CLUE TNEWS via
+              tigergeng/TextCNN @7e97026) and everyday Weibo posts (SMP2020 'usual' domain).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DataNotFoundError
+from .textnorm import normalize_text
+
+logger = logging.getLogger(__name__)
+
+SENTIMENT_LABELS = ["负面", "中性", "正面"]
+TOPIC_LABELS = ["城乡建设", "环境保护", "交通运输", "劳动和社会保障", "教育文体", "卫生计生", "商贸旅游", "其他"]
+OTHER_TOPIC = "其他"
+
+# SMP2020-EWECT emotion → polarity. `surprise` is dropped: it is as often pleasant
+# (惊喜) as unpleasant (震惊), so either mapping would teach the model noise.
+EMOTION_TO_SENTIMENT = {"angry": "负面", "sad": "负面", "fear": "负面", "happy": "正面", "neutral": "中性"}
+DROPPED_EMOTIONS = ("surprise",)
+
+# News classes that are not governance business (others — realty, education, society,
+# politics, culture, travel, agriculture, house — overlap the 7 governance classes).
+THUCNEWS_OTHER = {"finance", "stocks", "science", "sports", "game", "entertainment"}
+TNEWS_OTHER = {"news_story", "news_entertainment", "news_sports", "news_finance", "news_car", "news_tech",
+               "news_military", "news_world", "news_stock", "news_game"}
+
+_WEIBO_MARKUP = re.compile(r"\{%#?|#?%\}")
+_EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
+_MASKED_PLACE = re.compile(r"(?<![A-Za-z])[A-Z]\d{0,2}(?:省|市|区|县|镇|乡|村)")
+_MAX_TEXT_CHARS = 1000   # detail texts run to tens of thousands of characters; the start carries the topic
+
+DATA_PROVENANCE = {
+    "smp2020_ewect": "weibo_emotion/smp2020_ewect_train.csv — Tom-HG/smp2020 @9b04c72",
+    "weibo2018": "weibo_sentiment/weibo2018_train.txt — dengxiuqi/weibo2018 @4c6145e",
+    "gov_titles": "gov_messages/titles.tsv — Asimok/DataMining_study_before @09c99ac",
+    "gov_details": "gov_messages/details.tsv — Asimok/DataMining_study_before @09c99ac",
+    "thucnews": "news_titles/thucnews_titles_dev.txt — 649453932/Chinese-Text-Classification-Pytorch @6cb2681 (MIT)",
+    "tnews": "news_titles/tnews_dev.jsonl — CLUE TNEWS via tigergeng/TextCNN @7e97026",
+    "weibo_usual": "weibo_emotion/smp2020_ewect_train.csv (domain=usual) — Tom-HG/smp2020 @9b04c72",
+}
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+    origin: str       # which source file it came from (a DATA_PROVENANCE key)
+
+
+class _RowCounter:
+    """Counts skipped rows per file so a bad file is visible in the logs."""
+
+    def __init__(self) -> None:
+        self.skipped: Counter[str] = Counter()
+
+    def skip(self, name: str) -> None:
+        self.skipped[name] += 1
+
+    def report(self) -> None:
+        for name, n in self.skipped.items():
+            logger.warning("skipped %d malformed rows in %s", n, name)
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        raise DataNotFoundError(f"{path} not found; pass --data pointing at the shared data folder "
+                                "(../shared/data from the project root)")
+    return path
+
+
+def _open_text(path: Path):
+    return _require(path).open(encoding="utf-8-sig", newline="", errors="replace")
+
+
+def clean_weibo(text: str) -> str:
+    return _WEIBO_MARKUP.sub("", text).strip()
+
+
+def strip_emoticons(text: str) -> str:
+    return _EMOTICON.sub("", text).strip()
+
+
+def clean_gov(text: str) -> str:
+    """Drop the source's masked place names (A市, A3区): real posts name real places."""
+    return _MASKED_PLACE.sub("", text).strip()[:_MAX_TEXT_CHARS]
+
+
+# --- sentiment ---------------------------------------------------------------
+def load_smp2020(data_dir: Path, counter: _RowCounter, domains: Sequence[str] = ("usual", "virus")) -> list[Example]:
+    out = []
+    with _open_text(data_dir / "weibo_emotion" / "smp2020_ewect_train.csv") as fh:
+        for row in csv.DictReader(fh):
+            text, emotion = (row.get("content") or "").strip(), row.get("label")
+            if not text or emotion not in EMOTION_TO_SENTIMENT and emotion not in DROPPED_EMOTIONS:
+                counter.skip("smp2020_ewect_train.csv")
+                continue
+            if emotion in EMOTION_TO_SENTIMENT and row.get("domain") in domains:
+                out.append(Example(text, EMOTION_TO_SENTIMENT[emotion], "smp2020_ewect"))
+    return out
+
+
+def load_weibo2018(data_dir: Path, counter: _RowCounter) -> list[Example]:
+    out = []
+    with _open_text(data_dir / "weibo_sentiment" / "weibo2018_train.txt") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split(",", 2)
+            if len(parts) != 3 or parts[1] not in ("0", "1") or not parts[2].strip():
+                counter.skip("weibo2018_train.txt")
+                continue
+            text = clean_weibo(parts[2])
+            if text:
+                out.append(Example(text, "正面" if parts[1] == "1" else "负面", "weibo2018"))
+    return out
+
+
+def load_sentiment(data_dir: str | Path) -> list[Example]:
+    data_dir = Path(data_dir)
+    counter = _RowCounter()
+    examples = load_smp2020(data_dir, counter) + load_weibo2018(data_dir, counter)
+    counter.report()
+    return examples
+
+
+# --- topic -------------------------------------------------------------------
+def load_gov_messages(data_dir: Path, counter: _RowCounter) -> list[Example]:
+    out = []
+    for name, origin in (("titles.tsv", "gov_titles"), ("details.tsv", "gov_details")):
+        with _open_text(data_dir / "gov_messages" / name) as fh:
+            reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+            next(reader, None)
+            for row in reader:
+                if len(row) != 2 or row[1] not in TOPIC_LABELS or not row[0].strip():
+                    counter.skip(name)
+                    continue
+                text = clean_gov(row[0])
+                if text:
+                    out.append(Example(text, row[1], origin))
+    return out
+
+
+def load_news_other(data_dir: Path, counter: _RowCounter) -> list[Example]:
+    folder = data_dir / "news_titles"
+    with _open_text(folder / "thucnews_classes.txt") as fh:
+        classes = [c.strip() for c in fh if c.strip()]
+    out = []
+    with _open_text(folder / "thucnews_titles_dev.txt") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) >= len(classes):
+                counter.skip("thucnews_titles_dev.txt")
+                continue
+            if classes[int(parts[1])] in THUCNEWS_OTHER and parts[0].strip():
+                out.append(Example(parts[0].strip(), OTHER_TOPIC, "thucnews"))
+    with _open_text(folder / "tnews_dev.jsonl") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+                text, label = row["sentence"].strip(), row["label_desc"]
+            except (json.JSONDecodeError, KeyError, AttributeError):
+                counter.skip("tnews_dev.jsonl")
+                continue
+            if label in TNEWS_OTHER and text:
+                out.append(Example(text, OTHER_TOPIC, "tnews"))
+    return out
+
+
+def load_weibo_other(data_dir: Path, counter: _RowCounter, governance_terms: Iterable[str]) -> list[Example]:
+    """Everyday Weibo posts as 其他, minus any that mention a governance term (those may be on-topic)."""
+    terms = re.compile("|".join(map(re.escape, sorted(set(governance_terms), key=len, reverse=True))))
+    posts = load_smp2020(data_dir, counter, domains=("usual",))
+    return [Example(strip_emoticons(e.text), OTHER_TOPIC, "weibo_usual") for e in posts
+            if not terms.search(e.text) and len(strip_emoticons(e.text)) >= 8]
+
+
+def load_topic(data_dir: str | Path, *, other_per_source: dict[str, int] | None = None, seed: int = 42,
+               governance_terms: Iterable[str] = ()) -> list[Example]:
+    """7 governance classes plus a capped, mixed 其他 class (headlines and everyday Weibo posts)."""
+    data_dir = Path(data_dir)
+    counter = _RowCounter()
+    gov = load_gov_messages(data_dir, counter)
+    caps = other_per_source or {"thucnews": 2000, "tnews": 1500, "weibo_usual": 1200}
+    pool = load_news_other(data_dir, counter) + load_weibo_other(data_dir, counter, governance_terms or _GOV_TERMS)
+    rng = random.Random(seed)
+    other: list[Example] = []
+    by_origin: dict[str, list[Example]] = defaultdict(list)
+    for e in pool:
+        by_origin[e.origin].append(e)
+    for origin, items in sorted(by_origin.items()):
+        rng.shuffle(items)
+        other.extend(items[: caps.get(origin, 0)])
+    counter.report()
+    return gov + other
+
+
+# Terms that make an everyday post possibly on-topic; such posts are kept out of 其他.
+_GOV_TERMS = (
+    "物业", "小区", "拆迁", "房", "供水", "停水", "停电", "燃气", "路灯", "违建", "城管", "污染", "异味",
+    "恶臭", "排污", "噪音", "废气", "废水", "化工", "环保", "垃圾", "公交", "拥堵", "道路", "出租车",
+    "停车", "红绿灯", "地铁", "交通", "工资", "欠薪", "社保", "医保", "养老", "就业", "公积金", "学校",
+    "学生", "老师", "教师", "招生", "幼儿园", "学区", "上学", "考试", "医院", "医生", "疫苗", "看病",
+    "药", "卫生", "商家", "消费", "价格", "景区", "旅游", "超市", "退款", "政府", "投诉", "举报", "部门",
+    "疫情", "肺炎", "病毒", "口罩", "隔离", "确诊",
+)
+
+
+# --- splitting ---------------------------------------------------------------
+def deduplicate(examples: Iterable[Example]) -> list[Example]:
+    """Drop repeated texts (after normalisation) so none sits in both train and dev.
+
+    A text seen with two different labels is dropped entirely: it would only teach noise.
+    """
+    labels: dict[str, set[str]] = defaultdict(set)
+    first: dict[str, Example] = {}
+    for e in examples:
+        key = normalize_text(e.text)
+        labels[key].add(e.label)
+        first.setdefault(key, e)
+    return [e for key, e in first.items() if len(labels[key]) == 1]
+
+
+def stratified_split(examples: Sequence[Example], dev_fraction: float = 0.15,
+                     seed: int = 42) -> tuple[list[Example], list[Example]]:
+    """Seeded split, stratified by (label, origin) so every source is represented in dev."""
+    rng = random.Random(seed)
+    groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for e in examples:
+        groups[(e.label, e.origin)].append(e)
+    train, dev = [], []
+    for key in sorted(groups):
+        items = groups[key][:]
+        rng.shuffle(items)
+        n_dev = round(len(items) * dev_fraction) if len(items) > 1 else 0
+        dev.extend(items[:n_dev])
+        train.extend(items[n_dev:])
+    rng.shuffle(train)
+    return train, dev
+
+
+def subsample(examples: Sequence[Example], limit: int, seed: int = 42) -> list[Example]:
+    """At most `limit` examples, keeping each (label, origin) group's share."""
+    if limit >= len(examples):
+        return list(examples)
+    rng = random.Random(seed)
+    groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for e in examples:
+        groups[(e.label, e.origin)].append(e)
+    out = []
+    for key in sorted(groups):
+        items = groups[key][:]
+        rng.shuffle(items)
+        out.extend(items[: max(2, round(limit * len(items) / len(examples)))])
+    rng.shuffle(out)
+    return out
+
+
+def label_counts(examples: Iterable[Example]) -> dict[str, int]:
+    return dict(sorted(Counter(e.label for e in examples).items()))
+
+
+def origin_counts(examples: Iterable[Example]) -> dict[str, int]:
+    return dict(sorted(Counter(e.origin for e in examples).items()))
