@@ -58,7 +58,8 @@ class WarningEngine:
             if change.kind != ChangeKind.ended.value:   # pending and retried notifications included
                 self._notify(change.alert, now)
         self.store.set_state(self.LAST_RUN_KEY, now.isoformat())
-        logger.info("warning evaluation at %s: %s", now.isoformat(), _tally(changes))
+        logger.log(logging.INFO if changes else logging.DEBUG,
+                   "warning evaluation at %s: %s", now.isoformat(), _tally(changes))
         return changes
 
     def _drafts(self, rule: Rule, findings: list[Finding], now: datetime) -> dict[str, Alert]:

@@ -44,7 +44,10 @@ class DemoSummary:
     def render(self) -> str:
         lines = ["", "舆情哨兵 demo — summary", "=" * 40]
         for source, counts in sorted(self.crawl.items()):
-            lines.append(f"  crawled {source:12s} {counts}")
+            errors = counts.get("error_kinds") or {}
+            detail = f", errors: {', '.join(f'{k}×{v}' for k, v in errors.items())}" if errors else ""
+            lines.append(f"  crawled {source:10s} {counts.get('written', 0):4d} new posts, "
+                         f"{counts.get('pages', 0)} pages{detail}")
         lines.append(f"  posts stored: {self.stored}   sentiment: "
                      + ", ".join(f"{k} {v}" for k, v in self.sentiment.items()))
         lines.append(f"  alerts: {len(self.alerts)}")

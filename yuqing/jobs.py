@@ -182,12 +182,8 @@ class App:
         return report
 
     def evaluate_warnings(self, now: datetime | None = None) -> list:
-        when = now or self.settings.now()
         with self._lock:
-            changes = self.engine.evaluate(when)
-        log.log(logging.INFO if changes else logging.DEBUG, "warnings evaluated",
-                extra={"at": when.isoformat(), "changes": len(changes)})
-        return changes
+            return self.engine.evaluate(now or self.settings.now())
 
     def write_briefing(self, now: datetime | None = None, hours: int = 24) -> Path:
         """Daily briefing (日报) for the `hours` before `now`."""

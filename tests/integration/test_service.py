@@ -1,0 +1,77 @@
+"""`yuqing run`: the scheduled service crawls in child processes, enriches, and stops cleanly on SIGTERM."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from yuqing.demo.site import DemoSite
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def _write_config(tmp: Path) -> Path:
+    for name in ("topics.yaml", "rules.yaml", "agencies.yaml"):
+        shutil.copy(REPO / "configs" / name, tmp / name)
+    sources = yaml.safe_load((REPO / "configs" / "demo" / "sources.yaml").read_text(encoding="utf-8"))
+    for source in sources["sources"]:
+        source["schedule"] = {"interval_minutes": 60}
+    (tmp / "sources.yaml").write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
+    app = {
+        "data_dir": "var", "output_dir": "var/out", "inbox_dir": "var/inbox",
+        "store": {"backend": "sqlite", "sqlite": {"path": "var/yuqing.db"}},
+        "nlp": {"models_dir": str(REPO / "models")},
+        "schedule": {"enrich": {"interval_minutes": 0.05}, "warning": {"interval_minutes": 0.05},
+                     "briefing": {"cron": "30 7 * * *"}},
+    }
+    (tmp / "app.yaml").write_text(yaml.safe_dump(app, allow_unicode=True), encoding="utf-8")
+    return tmp / "app.yaml"
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_service_crawls_enriches_and_stops_on_sigterm(tmp_path):
+    config = _write_config(tmp_path)
+    with DemoSite() as site:
+        env = {**os.environ, "YUQING_DEMO_BASE": site.base_url, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "yuqing", "run", "--config", str(config)],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            db = tmp_path / "var" / "yuqing.db"
+            deadline = time.monotonic() + 240
+            stored = 0
+            while time.monotonic() < deadline and proc.poll() is None:
+                stored = _count(db)
+                if stored >= 300 and not any((tmp_path / "var" / "inbox").glob("*.jsonl")):
+                    break
+                time.sleep(2)
+            assert proc.poll() is None, "service exited early:\n" + proc.stdout.read()[-3000:]
+            assert stored >= 300, f"only {stored} posts stored"
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                output, _ = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                output, _ = proc.communicate()
+    assert proc.returncode == 0, output[-3000:]
+    assert "service stopped" in output
+    assert "crawl failed" not in output and "job failed" not in output, output[-3000:]
