@@ -60,6 +60,8 @@ class RuleParams(BaseModel):
     filter: RuleFilter = Field(default_factory=RuleFilter)
     quiet_period: Duration | None = Field(
         default=None, description="an alert's episode ends after the condition is quiet this long; default: window")
+    ignore_groups: list[str] = Field(
+        default_factory=list, description="group values never judged, e.g. the off-topic class 其他")
 
 
 def group_query(base: PostQuery, group_by: str, key: str | None) -> PostQuery:

@@ -194,6 +194,7 @@ class App:
         with self._lock:
             path = render_briefing(self.store, start=end - timedelta(hours=hours), end=end, out_dir=out,
                                    office_name=self.settings.app.office_name,
-                                   agencies=self.settings.agencies, topics=self.settings.topics)
+                                   agencies=self.settings.agencies, topics=self.settings.topics,
+                                   source_labels={s.name: s.label for s in self.settings.sources.sources if s.label})
         log.info("briefing written", extra={"path": str(path)})
         return path

@@ -86,4 +86,5 @@ def test_briefing_names_the_incident_and_masks_personal_data(demo):
     assert any(a.title in html for a in incident)
     assert "九江市生态环境局" in html
     assert "<svg" in html
+    assert "问政九江" in html and "wenzheng" not in html     # sources appear under the names readers know
     assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", html), "unmasked mobile number in briefing"

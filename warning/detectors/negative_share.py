@@ -54,7 +54,7 @@ class NegativeShareRule(Rule):
         findings = []
         for key, total in totals.items():
             neg = negative.get(key, 0)
-            if total < p.min_count or neg < p.min_negative:
+            if total < p.min_count or neg < p.min_negative or key in p.ignore_groups:
                 continue
             share = neg / total
             level = level_for(share, p.levels)

@@ -102,7 +102,7 @@ class VolumeSpikeRule(Rule):
 
         findings = []
         for key, count in current.items():
-            if count < p.min_count:
+            if count < p.min_count or key in p.ignore_groups:
                 continue
             expected, ratio = spike_ratio(count, baseline.get(key, 0), p.window, history, p.smoothing)
             level = level_for(ratio, p.levels)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,10 @@ class BriefingBuilder:
     """Collects the numbers, alerts and posts of one briefing period into template context."""
 
     def __init__(self, store: Store, agencies: AgenciesFile, topics: TopicsFile,
-                 masker: Callable[[str | None], str] = mask, *, max_alerts: int = 30, max_posts: int = 10):
+                 masker: Callable[[str | None], str] = mask, *, max_alerts: int = 30, max_posts: int = 10,
+                 source_labels: Mapping[str, str] | None = None):
         self.store = store
+        self.source_labels = dict(source_labels or {})
         self.agencies = {a.id: a for a in agencies.agencies}
         self.router = Router(agencies)
         self.topics = topics
@@ -173,7 +175,7 @@ class BriefingBuilder:
             body = body[len(title):].lstrip(" ，,。.:：")
         return {
             "title": self.mask(title), "snippet": self.mask(body[:120] + ("…" if len(body) > 120 else "")),
-            "source": post.source, "author": self.mask(post.author.name) if post.author.name else "",
+            "source": self.source_labels.get(post.source) or post.source, "author": self.mask(post.author.name) if post.author.name else "",
             "platform": platform_label(post.platform), "published_at": post.published_at,
             "url": self._link(post.url),
             "engagement": post.engagement.total,
@@ -182,12 +184,16 @@ class BriefingBuilder:
 
 
 def render_briefing(store: Store, *, start: datetime, end: datetime, out_dir: Path, office_name: str,
-                    agencies: AgenciesFile, topics: TopicsFile) -> Path:
-    """Write the briefing for [start, end) to out_dir/briefing-YYYYMMDD-HHMM.html and return its path."""
+                    agencies: AgenciesFile, topics: TopicsFile,
+                    source_labels: Mapping[str, str] | None = None) -> Path:
+    """Write the briefing for [start, end) to out_dir/briefing-YYYYMMDD-HHMM.html and return its path.
+
+    source_labels maps configured source names to the names readers know (e.g. 浔阳晚报).
+    """
     start, end = aware(start), aware(end)
     if end <= start:
         raise ValueError(f"briefing period must end after it starts: {start.isoformat()} .. {end.isoformat()}")
-    context = BriefingBuilder(store, agencies, topics).context(start, end, office_name)
+    context = BriefingBuilder(store, agencies, topics, source_labels=source_labels).context(start, end, office_name)
     html = _environment().get_template("briefing.html.j2").render(**context)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

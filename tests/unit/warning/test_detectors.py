@@ -188,3 +188,11 @@ def test_naive_now_is_read_as_shanghai_time():
     naive = NOW.replace(tzinfo=None)
     [finding] = rule().evaluate(store, naive)
     assert finding.window_end == NOW
+
+
+@pytest.mark.parametrize("make_rule", [rule, share_rule])
+def test_ignored_groups_are_never_judged(make_rule):
+    store = MemoryStore()
+    baseline_and_burst(store, 20, topic="其他", sentiment="负面")
+    assert make_rule().evaluate(store, NOW)                          # the burst is judged by default
+    assert make_rule(ignore_groups=["其他"]).evaluate(store, NOW) == []
