@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the job ran but failed, 2 bad usage or configuration,
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import logging
 import os
@@ -108,6 +109,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     for hit in result.hits:
         p = hit.post
         snippet = mask_pii(hit.highlight or p.text[:80]).replace("\n", " ")
+        snippet = html.unescape(snippet.replace("<em>", "【").replace("</em>", "】"))
         print(f"{p.published_at:%m-%d %H:%M} {p.platform:9s} {p.sentiment_label or '-'} {p.topic or '-'}  {snippet}")
     return EXIT_OK
 

@@ -47,6 +47,21 @@ class Schedule(_Strict):
         return self
 
 
+_ENV_REF = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def expand_env(value: str) -> str:
+    """Replace ${VAR} and ${VAR:-default} from the environment; an unset VAR without default is an error."""
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ValueError(f"environment variable {name} used in {value!r} is not set")
+    return _ENV_REF.sub(replace, value)
+
+
 # --- sources.yaml ----------------------------------------------------------
 class ListPageRules(_Strict):
     """How a generic list page leads to articles (CSS selectors)."""
@@ -84,10 +99,7 @@ class Source(_Strict):
     def _urls(cls, urls: list[str]) -> list[str]:
         expanded = []
         for url in urls:
-            url = os.path.expandvars(url)
-            missing = re.findall(r"\$\{?(\w+)", url)
-            if missing:
-                raise ValueError(f"environment variable {missing[0]} used in {url!r} is not set")
+            url = expand_env(url)
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"{url!r} is not an http(s) URL")
             expanded.append(url)

@@ -28,6 +28,11 @@ def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # jieba installs its own stderr handler at DEBUG on import; route it through ours instead.
+    import jieba
+    jieba_logger = logging.getLogger("jieba")
+    jieba_logger.handlers.clear()
+    jieba_logger.propagate = True
     # Third-party chatter stays at WARNING unless we debug.
     if level != "DEBUG":
         for noisy in ("scrapy", "twisted", "apscheduler", "jieba", "urllib3", "elastic_transport", "filelock"):

@@ -99,3 +99,12 @@ def test_cli_exits_2_with_message(config_dir, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "app.yaml" in err and "timezone" in err and "Mars/Olympus" in err
+
+
+def test_environment_default_in_url(config_dir, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_BASE", raising=False)
+    _edit(config_dir / "sources.yaml",
+          lambda d: d["sources"][0].update(start_urls=["${NO_SUCH_BASE:-http://127.0.0.1:8800}/rss.xml"]))
+    assert load_settings(config_dir / "app.yaml").sources.sources[0].start_urls == ["http://127.0.0.1:8800/rss.xml"]
+    monkeypatch.setenv("NO_SUCH_BASE", "http://127.0.0.1:9")
+    assert load_settings(config_dir / "app.yaml").sources.sources[0].start_urls == ["http://127.0.0.1:9/rss.xml"]
