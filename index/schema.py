@@ -247,5 +247,31 @@ class Alert(_Model):
         return AlertLevel.parse(self.level)
 
 
+class Event(_Model):
+    """A cluster of posts about one happening (事件), built online by nlp event clustering.
+
+    The id derives from the first post, so re-running the clustering over the same
+    posts gives the same events.
+    """
+    id: str
+    title: str
+    keywords: list[str] = Field(default_factory=list)
+    first_post_id: str
+    first_seen: datetime = Field(description="published_at of the first post (首发)")
+    last_seen: datetime = Field(description="published_at of the newest post")
+    post_count: int = Field(default=0, ge=0)
+    negative_count: int = Field(default=0, ge=0)
+    platforms: dict[str, int] = Field(default_factory=dict, description="posts per platform")
+    topic: str | None = None
+    region: Region | None = None
+    updated_at: datetime = Field(default_factory=now)
+    extra: dict[str, Any] = Field(default_factory=dict, description="clustering state, e.g. centroid terms")
+
+    @field_validator("first_seen", "last_seen", "updated_at", mode="after")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return aware(value)
+
+
 def utc(dt: datetime) -> datetime:
     return aware(dt).astimezone(timezone.utc)

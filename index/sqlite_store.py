@@ -7,6 +7,7 @@ Layout (schema version SCHEMA_VERSION, built by MIGRATIONS):
               not shown (search-mode sub-words, enrichment's tokens where they cut differently)
   post_terms  distinct tokens / keywords per post, for hot-word counts over any filter
   alerts      Alert JSON with the columns list_alerts filters on
+  events      Event JSON with the columns list_events filters on
   state       key/value pairs (scheduler cursors, crawl checkpoints)
 
 Times are stored as epoch seconds (UTC, REAL so sub-second windows stay exact) and
@@ -35,7 +36,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from .schema import DEFAULT_TZ, Alert, Post, aware
+from .schema import DEFAULT_TZ, Alert, Event, Post, aware
 from .segment import Segmenter, get_segmenter, is_searchable, split_query
 from .store import (
     KEYWORD_FIELDS, Bucket, Interval, PostQuery, SearchHit, SearchResult, Store, StoreError,
@@ -135,6 +136,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         """INSERT OR IGNORE INTO post_terms (rid, kind, term)
            SELECT d.rid, 1, trim(j.value) FROM post_docs d, json_each(d.doc, '$.keywords') j
            WHERE j.type = 'text' AND trim(j.value) != ''""",
+    )),
+    Migration(3, "events", (
+        """CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            topic TEXT,
+            post_count INTEGER NOT NULL,
+            last_seen REAL NOT NULL,
+            doc TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_last_seen ON events (last_seen)",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -263,6 +274,17 @@ def _load_post(doc: str) -> Post | None:
     post.crawled_at = _local(post.crawled_at)
     post.enriched_at = _local(post.enriched_at)
     return post
+
+
+def _load_event(doc: str) -> Event | None:
+    try:
+        event = Event.model_validate_json(doc)
+    except ValidationError as exc:
+        logger.error("stored event no longer validates; skipped", extra={"error": str(exc)[:500]})
+        return None
+    for name in ("first_seen", "last_seen", "updated_at"):
+        setattr(event, name, _local(getattr(event, name)))
+    return event
 
 
 def _load_alert(doc: str) -> Alert | None:
@@ -859,6 +881,44 @@ class SQLiteStore(Store):
             rows = conn.execute(f"SELECT doc FROM alerts WHERE {where.sql} ORDER BY last_seen DESC, id LIMIT ?",
                                 [*where.params, limit]).fetchall()
         return [a for (doc,) in rows if (a := _load_alert(doc)) is not None]
+
+    # --- events --------------------------------------------------------------------------
+    def upsert_events(self, events: Iterable[Event]) -> None:
+        rows = [(e.id, e.topic, e.post_count, _epoch(e.last_seen), e.model_dump_json()) for e in events]
+        if not rows:
+            return
+        with self._writing("upsert events") as conn:
+            conn.executemany(
+                "INSERT INTO events (id, topic, post_count, last_seen, doc) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, post_count = excluded.post_count, "
+                "last_seen = excluded.last_seen, doc = excluded.doc", rows)
+
+    def get_events(self, ids: Iterable[str]) -> list[Event]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Event] = {}
+        with self._reading("get events") as conn:
+            for i in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[i:i + _ID_CHUNK]
+                rows = conn.execute(f"SELECT doc FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                for (doc,) in rows:
+                    if (event := _load_event(doc)) is not None:
+                        found[event.id] = event
+        return [found[i] for i in wanted if i in found]
+
+    def list_events(self, *, active_since: datetime | None = None, topic: str | None = None,
+                    min_posts: int = 1, limit: int = 100) -> list[Event]:
+        where = _Where()
+        if active_since is not None:
+            where.add("last_seen >= ?", _epoch(active_since))
+        if topic is not None:
+            where.add("topic = ?", topic)
+        where.add("post_count >= ?", min_posts)
+        if limit <= 0:
+            return []
+        with self._reading("list events") as conn:
+            rows = conn.execute(f"SELECT doc FROM events WHERE {where.sql} ORDER BY last_seen DESC, id LIMIT ?",
+                                [*where.params, limit]).fetchall()
+        return [e for (doc,) in rows if (e := _load_event(doc)) is not None]
 
     # --- key/value state -----------------------------------------------------------------
     def get_state(self, key: str) -> str | None:

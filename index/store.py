@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from .schema import Alert, Post
+from .schema import Alert, Event, Post
 
 # Keyword fields a query may filter or group on. Dotted names follow the Post schema.
 KEYWORD_FIELDS = (
@@ -147,6 +147,20 @@ class Store(abc.ABC):
     def list_alerts(self, *, statuses: tuple[str, ...] = (), since: datetime | None = None,
                     agency: str | None = None, limit: int = 200) -> list[Alert]:
         """Newest first (by last_seen)."""
+
+    # --- events ----------------------------------------------------------
+    @abc.abstractmethod
+    def upsert_events(self, events: Iterable[Event]) -> None:
+        """Insert or replace events by id."""
+
+    @abc.abstractmethod
+    def get_events(self, ids: Iterable[str]) -> list[Event]:
+        """Events with these ids, in the given order; missing ids are skipped."""
+
+    @abc.abstractmethod
+    def list_events(self, *, active_since: datetime | None = None, topic: str | None = None,
+                    min_posts: int = 1, limit: int = 100) -> list[Event]:
+        """Events whose last post is at or after active_since, most recently active first."""
 
     # --- key/value state (scheduler cursors, crawl checkpoints) ----------
     @abc.abstractmethod

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from index.schema import Alert, Author, Emotion, Engagement, Post, Region, Sentiment, Topic
+from index.schema import Alert, Author, Emotion, Engagement, Event, Post, Region, Sentiment, Topic
 from index.store import Bucket, PostQuery, Store
 
 SH = timezone(timedelta(hours=8))   # Asia/Shanghai's offset; results must carry it
@@ -481,6 +481,40 @@ def test_list_alerts_filters_and_orders_newest_first(store: Store):
     assert [a.id for a in store.list_alerts(since=T0 + timedelta(hours=2))] == ["d", "b", "c"]
     assert [a.id for a in store.list_alerts(limit=2)] == ["d", "b"]
     assert store.list_alerts(statuses=("handling",)) == []
+
+
+# --- events -------------------------------------------------------------------------------
+def make_event(eid: str, *, last_seen: datetime, topic: str | None = "环境保护", posts: int = 3) -> Event:
+    return Event(id=eid, title=f"事件{eid}", keywords=["十里河", "死鱼"], first_post_id=f"weibo:{eid}",
+                 first_seen=T0, last_seen=last_seen, post_count=posts, negative_count=1,
+                 platforms={"weibo": posts}, topic=topic,
+                 region=Region(province="江西省", province_code="36", city="九江市", city_code="3604"),
+                 extra={"centroid": {"十里河": 0.5}})
+
+
+def test_event_upsert_get_and_update(store: Store):
+    event = make_event("e1", last_seen=T0 + timedelta(hours=2))
+    store.upsert_events([event])
+    [got] = store.get_events(["e1"])
+    assert got.model_dump() == event.model_dump()
+    assert_local(got.first_seen)
+    store.upsert_events([event.model_copy(update={"post_count": 9, "last_seen": T0 + timedelta(hours=6)})])
+    [got] = store.get_events(["e1"])
+    assert got.post_count == 9 and got.last_seen == T0 + timedelta(hours=6)
+    assert store.get_events(["missing"]) == []
+    store.upsert_events([])
+
+
+def test_get_events_keeps_order_and_list_events_filters(store: Store):
+    store.upsert_events([make_event("a", last_seen=T0 + timedelta(hours=1), posts=1),
+                         make_event("b", last_seen=T0 + timedelta(hours=3), topic="交通运输"),
+                         make_event("c", last_seen=T0 + timedelta(hours=2), posts=5)])
+    assert [e.id for e in store.get_events(["c", "x", "a"])] == ["c", "a"]
+    assert [e.id for e in store.list_events()] == ["b", "c", "a"]
+    assert [e.id for e in store.list_events(active_since=T0 + timedelta(hours=2))] == ["b", "c"]
+    assert [e.id for e in store.list_events(topic="环境保护")] == ["c", "a"]
+    assert [e.id for e in store.list_events(min_posts=3)] == ["b", "c"]
+    assert [e.id for e in store.list_events(limit=1)] == ["b"]
 
 
 # --- state ------------------------------------------------------------------------------

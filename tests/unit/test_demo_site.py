@@ -532,7 +532,7 @@ def test_demo_sources_validate(monkeypatch):
 ])
 def test_demo_source_selectors_match_the_site(http, name, list_url, gbk):
     source = demo_sources()[name]
-    assert source["start_urls"][0] == "${YUQING_DEMO_BASE}" + list_url
+    assert source["start_urls"][0] == "${YUQING_DEMO_BASE:-http://127.0.0.1:8800}" + list_url
     decode = (lambda r: r.content.decode("gbk")) if gbk else (lambda r: r.text)
     listing = Selector(decode(http.get(list_url)))
     links = listing.css(source["list_page"]["link_selector"]).getall()

@@ -72,9 +72,10 @@ def test_v1_database_migrates_and_backfills_hot_words(tmp_path: Path):
     path = tmp_path / "old.db"
     with SQLiteStore(path) as s:
         s.upsert_posts([post(1), post(2, tokens=["暴雨", "积水"], keywords=["积水"])])
-    # Turn it into what version 1 wrote: no hot-word table.
+    # Turn it into what version 1 wrote: no hot-word table, no events table.
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE post_terms")
+    conn.execute("DROP TABLE events")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -85,6 +86,7 @@ def test_v1_database_migrates_and_backfills_hot_words(tmp_path: Path):
         assert tokens["暴雨"] == 2 and tokens["积水"] == 1
         assert [(b.key, b.count) for b in s.terms(PostQuery(), "keywords")] == [("暴雨", 1), ("积水", 1)]
         assert s.count() == 2 and s.search(PostQuery(text="内涝")).total == 2
+        assert s.list_events() == []
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path):

@@ -155,6 +155,16 @@ class MemoryStore(Store):
                   and (since is None or a.last_seen >= since) and (agency is None or a.agency == agency)]
         return sorted(alerts, key=lambda a: a.last_seen, reverse=True)[:limit]
 
+    # Events are not used by the warning rules yet.
+    def upsert_events(self, events):
+        raise NotImplementedError
+
+    def get_events(self, ids):
+        raise NotImplementedError
+
+    def list_events(self, **kwargs):
+        raise NotImplementedError
+
     def get_state(self, key: str) -> str | None:
         return self.state.get(key)
 
