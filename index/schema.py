@@ -113,6 +113,12 @@ class Topic(_Model):
     score: float = Field(ge=0.0, le=1.0)
 
 
+class RiskFlag(_Model):
+    """A yes/no risk judgement with its probability, e.g. rumour risk (谣言风险)."""
+    flagged: bool
+    score: float = Field(ge=0.0, le=1.0, description="probability of the risk")
+
+
 class Region(_Model):
     """Where a post is about (or, failing that, where its author is)."""
     province: str | None = None
@@ -152,6 +158,7 @@ class Post(_Model):
     sentiment: Sentiment | None = None
     emotion: Emotion | None = None
     topics: list[Topic] = Field(default_factory=list)
+    rumor: RiskFlag | None = Field(default=None, description="rumour risk from the rumor model")
     region: Region | None = None
     event_id: str | None = None
     dup_group: str | None = Field(default=None, description="near-duplicate group id")
