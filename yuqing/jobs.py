@@ -99,8 +99,12 @@ class App:
         return self._engine
 
     def build_notifiers(self) -> list:
-        from warning.notifiers import build_notifiers
-        return build_notifiers(self.settings.app.notifiers, default_dir=self.output_dir,
+        """The configured notifiers; with none configured, alerts are still written to output_dir."""
+        from warning.notifiers import FileNotifier, build_notifiers
+        configured = self.settings.app.notifiers
+        if not configured:
+            return [FileNotifier(self.output_dir)]
+        return build_notifiers(configured, default_dir=self.output_dir,
                                agencies=self.settings.agencies, resolve=self.settings.path)
 
     def close(self) -> None:
