@@ -1,20 +1,28 @@
-"""The enrichment stage: segment, classify, locate and flag posts before they are stored.
+"""The enrichment stage: clean, segment, classify, locate and flag posts before they are stored.
 
-One segmentation per post feeds everything (tokens, keywords, both classifiers'
-word features, region boundaries); each model runs once per batch. A batch that
-fails falls back to post-by-post, and a post that still fails is returned
-unenriched (enriched_at stays None) so nothing is lost and the next run retries it.
+One cleaning and one segmentation per post feed everything (tokens, keywords,
+every classifier's word features, region boundaries); each model runs once per
+batch. A batch that fails falls back to post-by-post, and a post that still
+fails is returned unenriched (enriched_at stays None) so nothing is lost.
+
+Models: models/sentiment and models/topic are required; models/emotion and
+models/rumor are used when present (an INFO line says when one is skipped).
+Near-duplicate groups and events need the posts that came before, so they are a
+separate, stateful step over the store: nlp.linking.StreamLinker.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from index.schema import Post, Region, Sentiment, Topic, now
+import numpy as np
 
-from .classify import TextClassifier
-from .errors import ModelNotFoundError
+from index.schema import Emotion, Post, Region, RiskFlag, Sentiment, Topic, now
+
+from .cleaning import clean_text
+from .errors import ModelFormatError, ModelNotFoundError
 from .keywords import KeywordExtractor
 from .privacy import contains_pii
 from .regions import Gazetteer, RegionExtractor
@@ -22,40 +30,90 @@ from .segment import Segmenter, default_segmenter
 
 logger = logging.getLogger(__name__)
 
-SENTIMENT_DIR, TOPIC_DIR, REGIONS_DIR = "sentiment", "topic", "regions"
+SENTIMENT_DIR, TOPIC_DIR, EMOTION_DIR, RUMOR_DIR, REGIONS_DIR = "sentiment", "topic", "emotion", "rumor", "regions"
+# Label names a risk model may use for "this is a rumour"; config.json may name it as positive_label.
+RISK_LABELS = ("rumor", "rumour", "谣言", "1", "true", "yes", "risk", "flagged")
+
+
+def load_model(path: Path, segmenter: Segmenter | None = None) -> Any:
+    """A classifier directory, through nlp.classify.load_classifier (linear or transformer) when it exists."""
+    from . import classify
+    loader = getattr(classify, "load_classifier", None)
+    if loader is None:     # a checkout from before the transformer path
+        return classify.TextClassifier.load(path, segmenter=segmenter)
+    return loader(path, segmenter=segmenter)
+
+
+def load_optional_model(path: Path, segmenter: Segmenter | None = None) -> Any | None:
+    """Like load_model, but an absent directory means 'not installed': None, with an INFO line."""
+    if not (Path(path) / "config.json").is_file():
+        logger.info("optional model %s not installed; skipped", Path(path).name, extra={"path": str(path)})
+        return None
+    return load_model(path, segmenter)
+
+
+def probability_matrix(model: Any, texts: Sequence[str], words: Sequence[Sequence[str]]) -> np.ndarray:
+    """(n, labels) probabilities in model.labels order, from either classifier protocol."""
+    if hasattr(model, "probabilities"):
+        return np.asarray(model.probabilities(texts, words=words))
+    rows = model.predict_proba(texts, words=words)
+    return np.array([[row.get(label, 0.0) for label in model.labels] for row in rows], dtype=np.float32)
+
+
+def risk_label_index(model: Any) -> int:
+    """Which column of a risk model is the risk."""
+    labels = [str(label) for label in model.labels]
+    config = getattr(model, "config", None) or {}
+    named = config.get("positive_label") if isinstance(config, dict) else None
+    if named is not None and str(named) in labels:
+        return labels.index(str(named))
+    for i, label in enumerate(labels):
+        if label.lower() in RISK_LABELS:
+            return i
+    raise ModelFormatError(f"rumor model labels {labels}: none of them names the risk; "
+                           "set positive_label in its config.json")
 
 
 class Enricher:
-    def __init__(self, *, segmenter: Segmenter, sentiment: TextClassifier, topic: TextClassifier,
+    def __init__(self, *, segmenter: Segmenter, sentiment: Any, topic: Any,
                  regions: RegionExtractor | None, keywords: KeywordExtractor | None = None,
-                 batch_size: int = 256, top_keywords: int = 8, topic_min_score: float = 0.25, max_topics: int = 3):
+                 emotion: Any | None = None, rumor: Any | None = None,
+                 batch_size: int = 256, top_keywords: int = 8, topic_min_score: float = 0.25, max_topics: int = 3,
+                 rumor_threshold: float | None = None):
         self.segmenter = segmenter
         self.sentiment = sentiment
         self.topic = topic
+        self.emotion = emotion
+        self.rumor = rumor
         self.regions = regions
         self.keywords = keywords or KeywordExtractor(segmenter)
         self.batch_size = max(1, batch_size)
         self.top_keywords = top_keywords
         self.topic_min_score = topic_min_score
         self.max_topics = max_topics
+        self._risk_column = risk_label_index(rumor) if rumor is not None else 0
+        self.rumor_threshold = rumor_threshold if rumor_threshold is not None else _configured_threshold(rumor)
 
     @classmethod
     def from_models_dir(cls, models_dir: Path, *, home_region: Sequence[str] = (), user_dicts: Sequence[Path] = (),
                         batch_size: int = 256) -> "Enricher":
-        """Load models/sentiment and models/topic; the gazetteer from models/regions if present, else the shipped one."""
+        """Load models/sentiment and models/topic (required), models/emotion and models/rumor (when present);
+        the gazetteer from models/regions if present, else the shipped one."""
         models_dir = Path(models_dir)
         if not models_dir.is_dir():
             raise ModelNotFoundError(f"models directory {models_dir} not found (config nlp.models_dir)")
         segmenter = default_segmenter(user_dicts)
-        sentiment = TextClassifier.load(models_dir / SENTIMENT_DIR, segmenter=segmenter)
-        topic = TextClassifier.load(models_dir / TOPIC_DIR, segmenter=segmenter)
-        local = models_dir / REGIONS_DIR / "gazetteer.tsv"
-        gazetteer = Gazetteer.load(local) if local.exists() else Gazetteer.default()
+        sentiment = load_model(models_dir / SENTIMENT_DIR, segmenter)
+        topic = load_model(models_dir / TOPIC_DIR, segmenter)
+        emotion = load_optional_model(models_dir / EMOTION_DIR, segmenter)
+        rumor = load_optional_model(models_dir / RUMOR_DIR, segmenter)
+        gazetteer = _local_gazetteer(models_dir / REGIONS_DIR) or Gazetteer.default()
         regions = RegionExtractor(gazetteer, home_region, segmenter) if gazetteer else None
         if regions is None:
             logger.warning("region extraction disabled: no gazetteer")
         segmenter.warm_up()
-        return cls(segmenter=segmenter, sentiment=sentiment, topic=topic, regions=regions, batch_size=batch_size)
+        return cls(segmenter=segmenter, sentiment=sentiment, topic=topic, emotion=emotion, rumor=rumor,
+                   regions=regions, batch_size=batch_size)
 
     def enrich(self, posts: Sequence[Post]) -> list[Post]:
         """New Post objects with tokens, keywords, sentiment, topics, region, pii_masked and enriched_at set."""
@@ -80,23 +138,33 @@ class Enricher:
         return out
 
     def _enrich_batch(self, batch: list[Post]) -> list[Post]:
-        texts = [p.text for p in batch]
+        texts = [clean_text(p.text) for p in batch]
         words = [self.segmenter.cut(t) for t in texts]
-        sentiment_probs = self.sentiment.probabilities(texts, words=words)
-        topic_probs = self.topic.probabilities(texts, words=words)
+        sentiment_probs = probability_matrix(self.sentiment, texts, words)
+        topic_probs = probability_matrix(self.topic, texts, words)
+        emotion_probs = probability_matrix(self.emotion, texts, words) if self.emotion is not None else None
+        rumor_probs = probability_matrix(self.rumor, texts, words) if self.rumor is not None else None
         stamp = now()
         out = []
-        for post, text, ws, s_row, t_row in zip(batch, texts, words, sentiment_probs, topic_probs):
+        for i, (post, text, ws) in enumerate(zip(batch, texts, words)):
+            s_row = sentiment_probs[i]
             best = int(s_row.argmax())
-            out.append(post.model_copy(update={
+            update = {
                 "tokens": self.segmenter.content_tokens(ws),
                 "keywords": self.keywords.from_words(ws, self.top_keywords),
                 "sentiment": Sentiment(label=self.sentiment.labels[best], score=_prob(s_row[best])),
-                "topics": self._topics(t_row),
+                "topics": self._topics(topic_probs[i]),
                 "region": self._region(post, text, ws),
-                "pii_masked": contains_pii(text),
+                "pii_masked": contains_pii(post.text),
                 "enriched_at": stamp,
-            }))
+            }
+            if emotion_probs is not None:
+                e = int(emotion_probs[i].argmax())
+                update["emotion"] = Emotion(label=str(self.emotion.labels[e]), score=_prob(emotion_probs[i][e]))
+            if rumor_probs is not None:
+                risk = _prob(rumor_probs[i][self._risk_column])
+                update["rumor"] = RiskFlag(flagged=risk >= self.rumor_threshold, score=risk)
+            out.append(post.model_copy(update=update))
         return out
 
     def _topics(self, row) -> list[Topic]:
@@ -108,6 +176,25 @@ class Enricher:
         if self.regions is None:
             return post.region
         return self.regions.extract(text, post.author.location, words=words)
+
+
+def _configured_threshold(model: Any) -> float:
+    """A risk model may carry its decision threshold in config.json ("threshold"); 0.5 otherwise."""
+    config = getattr(model, "config", None)
+    return float(config.get("threshold", 0.5)) if isinstance(config, dict) else 0.5
+
+
+def _local_gazetteer(folder: Path) -> Gazetteer | None:
+    """models/regions/gazetteer.tsv (with its own aliases and townships, else the shipped ones), if present."""
+    if not (folder / "gazetteer.tsv").exists():
+        return None
+    from .regions import DEFAULT_TOWNSHIPS, RESOURCE_ALIASES
+
+    def pick(name: str, shipped: Path) -> Path | None:
+        return folder / name if (folder / name).exists() else (shipped if shipped.exists() else None)
+
+    return Gazetteer.load(folder / "gazetteer.tsv", pick(RESOURCE_ALIASES.name, RESOURCE_ALIASES),
+                          pick(DEFAULT_TOWNSHIPS.name, DEFAULT_TOWNSHIPS))
 
 
 def _prob(value: float) -> float:

@@ -13,9 +13,14 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cleaning import drop_bracket_codes
 from .segment import Segmenter, default_segmenter, is_content_like
 
 logger = logging.getLogger(__name__)
+
+# Weibo boilerplate that says how a post was shared, not what it is about.
+PLATFORM_WORDS = frozenset({"转发", "转发微博", "搬运", "分享", "网页链接", "全文", "原文", "展开", "收起",
+                            "秒拍", "视频", "图片", "长图", "链接", "微博", "来源"})
 
 
 class KeywordExtractor:
@@ -37,12 +42,22 @@ class KeywordExtractor:
                     self._idf = loader.idf_freq
         return self._idf
 
+    def idf(self, word: str) -> float:
+        """Inverse document frequency from jieba's table; unknown words (new terms, place names) get the median."""
+        return self._table().get(word, self._median)
+
+    @property
+    def median_idf(self) -> float:
+        self._table()
+        return self._median
+
     def from_words(self, words: Sequence[str], top_k: int = 8) -> list[str]:
-        """Keywords from an already-segmented text (stopwords are dropped here)."""
+        """Keywords from an already-segmented text (stopwords and emoticon codes are dropped here)."""
         idf = self._table()
         stop = self.segmenter.stopwords
+        words = drop_bracket_codes(words)
         counts = Counter(w for w in words if len(w) >= self.min_length and w not in stop
-                         and is_content_like(w) and not w.isdigit())
+                         and w not in PLATFORM_WORDS and is_content_like(w) and not w.isdigit())
         if not counts:
             return []
         first = {}

@@ -2,24 +2,38 @@
 
 A compact gazetteer (nlp/resources/gazetteer.tsv, built by `nlp build-gazetteer`
 from the 2023 administrative divisions, WTFPL) lists every province, city and
-county-level unit with its official name, safe short names and parent code.
+county-level unit with its official name, safe short names and parent code;
+nlp/resources/townships.tsv (same build) maps the 30k township names (十里街道,
+姑塘镇) to their districts, which is how most local complaints say where they are.
 
 Extraction scans the text for the longest gazetteer name at each position
 (a dict lookup per candidate length, bucketed by first character — an
 Aho-Corasick-like scan without a C extension), then:
 
-* rejects false friends: a name followed by 路/街/大道/巷/桥/公园 … is a street
-  or landmark (南京路 is in Shanghai), and, when jieba tokens are available, a
-  match must start on a token boundary (孙中山 is not 中山) — short names and
-  two-character names must end on one too;
+* rejects false friends: a name followed by 路/西路/街/大道/巷/桥/公园 … is a
+  street or landmark (南京路 and 北京西路 are in Shanghai), 北京时间 is a clock and
+  兰州拉面 a dish; a few names have their own (中山大学 is named after Sun Yat-sen);
+* when jieba tokens are available, a match must start on a token boundary
+  (孙中山 is not 中山) — short names and two-character names must end on one too,
+  unless an institution suffix follows inside the same token (江西师范大学 and
+  北京大学 are one jieba word each but say where they are) or another place name
+  does (广西南宁);
 * resolves ambiguous names (朝阳区: Beijing or Changchun; 朝阳: Liaoning's city
   or a district) by co-mentioned provinces/cities, then the office's home
-  region, then the higher administrative level, then the lowest code;
+  region, then the higher administrative level, then the lowest code; a
+  township name shared by many counties (城关镇) is dropped unless context or
+  the home region settles it;
 * groups the mentions by province, keeps the province mentioned most, and
   returns its most specific place, with parents filled from the gazetteer.
 
-When the text names no place, the author's profile location ("江西 九江") is
-parsed the same way and the result is marked source="author".
+When the text names no place but says 我市/本市/全市 (a local outlet's "our
+city"), the office's home city is meant. Failing that, the author's profile
+location ("江西 九江") is parsed the same way and the result is marked
+source="author".
+
+Former names of units renamed or merged since the 2000s (九江县 → 柴桑区, 宣武区 →
+西城区, 襄樊 → 襄阳) come from nlp/resources/region_aliases.tsv; old names live on
+in profiles and in people's speech.
 """
 from __future__ import annotations
 
@@ -45,11 +59,36 @@ PROVINCE, CITY, DISTRICT = 1, 2, 3
 _LEVEL_NAMES = {PROVINCE: "province", CITY: "city", DISTRICT: "district"}
 _LEVEL_CODES = {v: k for k, v in _LEVEL_NAMES.items()}
 
-# A place name directly followed by one of these is a street, bridge or landmark named after it.
+RESOURCE_ALIASES = RESOURCES / "region_aliases.tsv"
+DEFAULT_TOWNSHIPS = RESOURCES / "townships.tsv"
+TOWNSHIP_SUFFIXES = ("街道", "镇", "乡", "苏木")
+
+# A place name directly followed by one of these is a street, bridge or landmark named after it
+# (南京路, 北京西路, 人民三路), a dish (兰州拉面, 沙县小吃) or the clock (北京时间).
 FALSE_FRIEND_SUFFIXES = (
     "路", "街", "大街", "大道", "巷", "胡同", "弄", "桥", "大桥", "隧道", "公园",
     "广场", "大厦", "商场", "商城", "酒店", "饭店", "宾馆", "花园", "小区", "菜",
+    "时间", "拉面", "小吃", "烤鸭", "米粉", "牛肉面", "火锅", "镇", "乡", "村",
 )
+ADMIN_SUFFIXES = ("省", "市", "区", "县", "州", "盟", "旗", *TOWNSHIP_SUFFIXES)
+_FALSE_FRIEND = re.compile("(?:[东西南北中]|[一二三四五六七八九十]{1,2})?(?:路|街|大街|大道)|"
+                           + "|".join(sorted(FALSE_FRIEND_SUFFIXES, key=len, reverse=True)))
+# Names honouring a person rather than the place: 中山大学 is in Guangzhou, 中山陵 in Nanjing.
+NAME_FALSE_FRIENDS: dict[str, tuple[str, ...]] = {
+    "中山": ("大学", "医院", "陵", "装", "纪念", "舰", "先生", "公园", "中学", "小学"),
+}
+# Inside one jieba word a place name may still be the place: 江西师范大学, 北京大学, 九江学院,
+# 浔阳晚报, 香港中文大学. The name must start the word; one of these must follow it.
+INSTITUTION_SUFFIXES = (
+    "大学", "学院", "师范", "师大", "理工", "科技", "医科", "医学院", "中医药", "财经", "政法", "工业",
+    "农业", "交通", "外国语", "中文大学", "职业", "中学", "小学", "一中", "二中", "三中", "实验", "附中",
+    "日报", "晚报", "都市报", "电视台", "广播", "卫视", "新闻", "医院", "人民医院", "中心医院", "妇幼",
+    "火车站", "高铁站", "机场", "东站", "西站", "南站", "北站", "银行", "农商", "公安", "警方", "交警",
+    "消防", "市委", "市政府", "县委", "县政府", "区委", "区政府", "省委", "省政府", "人大", "政协",
+    "法院", "检察院", "海关", "地铁", "公交", "市民", "网友", "人",
+)
+# A local outlet writes 我市/本市/全市 for its own city, 我县/全县/我区 for its county or district.
+_HOME_REFERENCE = re.compile(r"(?:我|本|全)(市|县|区)(?![长委民场])")
 MAX_MENTIONS = 64   # long articles: the first mentions decide, and resolution stays cheap
 
 
@@ -76,12 +115,18 @@ class Mention:
     candidates: list[Place]
     full_name: bool
     place: Place | None = None
+    township: bool = False           # 十里街道: names a township, stands for its district
 
 
 class Gazetteer:
-    """Places by code and by name (full and short)."""
+    """Places by code and by name (full and short), former names, and township names.
 
-    def __init__(self, places: Iterable[Place], source: str = ""):
+    Townships (街道/镇/乡, 41k of them) are matched by full name only and stand for
+    the district they belong to; the Region schema stops at the district.
+    """
+
+    def __init__(self, places: Iterable[Place], source: str = "", aliases: Mapping[str, str] | None = None,
+                 townships: Mapping[str, Sequence[str]] | None = None):
         self.source = source
         self.places: dict[str, Place] = {p.code: p for p in places}
         self._by_name: dict[str, list[tuple[Place, bool]]] = defaultdict(list)
@@ -91,9 +136,22 @@ class Gazetteer:
             self._by_name[place.name].append((place, True))
             for short in place.short_names:
                 self._by_name[short].append((place, False))
+        self.aliases: dict[str, str] = {}
+        for alias, code in (aliases or {}).items():
+            if code not in self.places:
+                raise ResourceError(f"region alias {alias!r} points at unknown code {code}")
+            if alias in self._by_name:
+                continue      # a current name always wins over a former one
+            self.aliases[alias] = code
+            self._by_name[alias].append((self.places[code], True))
+        self._townships: dict[str, list[tuple[Place, bool]]] = {}
+        for name, districts in (townships or {}).items():
+            known = [(self.places[c], True) for c in districts if c in self.places]
+            if known and name not in self._by_name:
+                self._townships[name] = known
         # Candidate lengths per first character, longest first: the scan tries only these.
         lengths: dict[str, set[int]] = defaultdict(set)
-        for name in self._by_name:
+        for name in (*self._by_name, *self._townships):
             lengths[name[0]].add(len(name))
         self._lengths = {ch: sorted(ls, reverse=True) for ch, ls in lengths.items()}
 
@@ -102,7 +160,9 @@ class Gazetteer:
 
     # --- loading ---------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> "Gazetteer":
+    def load(cls, path: str | Path, aliases: str | Path | None = None,
+             townships: str | Path | None = None) -> "Gazetteer":
+        """Read a gazetteer TSV, plus former names and township names from their TSVs when given."""
         path = Path(path)
         if not path.exists():
             raise ResourceError(f"gazetteer {path} not found; build it with `yuqing nlp build-gazetteer`")
@@ -118,7 +178,8 @@ class Gazetteer:
                         display=row["display"] == "1"))
                 except (KeyError, AttributeError) as exc:
                     raise ResourceError(f"gazetteer {path}: malformed row near line {lineno}: {exc}") from None
-        return cls(places, source=str(path))
+        return cls(places, source=str(path), aliases=load_aliases(aliases) if aliases else None,
+                   townships=load_townships(townships) if townships else None)
 
     @staticmethod
     @lru_cache(maxsize=1)
@@ -128,7 +189,8 @@ class Gazetteer:
             logger.warning("no gazetteer at %s; region extraction is off until `nlp build-gazetteer` runs",
                            DEFAULT_GAZETTEER)
             return None
-        return Gazetteer.load(DEFAULT_GAZETTEER)
+        return Gazetteer.load(DEFAULT_GAZETTEER, RESOURCE_ALIASES if RESOURCE_ALIASES.exists() else None,
+                              DEFAULT_TOWNSHIPS if DEFAULT_TOWNSHIPS.exists() else None)
 
     def save(self, path: str | Path, header: str = "") -> None:
         path = Path(path)
@@ -147,11 +209,18 @@ class Gazetteer:
         return [p for p, _ in self._by_name.get(name, ())]
 
     def names_at(self, text: str, i: int) -> Iterable[tuple[str, list[tuple[Place, bool]]]]:
-        """Gazetteer names starting at text[i], longest first."""
+        """Gazetteer names starting at text[i], longest first (a township yields its districts)."""
         for length in self._lengths.get(text[i], ()):
-            entries = self._by_name.get(text[i:i + length])
+            name = text[i:i + length]
+            entries = self._by_name.get(name) or self._townships.get(name)
             if entries:
-                yield text[i:i + length], entries
+                yield name, entries
+
+    def is_township(self, name: str) -> bool:
+        return name in self._townships and name not in self._by_name
+
+    def township_districts(self, name: str) -> list[Place]:
+        return [p for p, _ in self._townships.get(name, ())]
 
     def ancestors(self, place: Place) -> list[Place]:
         chain = []
@@ -188,6 +257,46 @@ class Gazetteer:
         return words
 
 
+def load_townships(path: str | Path) -> dict[str, list[str]]:
+    """Township names: `name<TAB>district codes (comma-separated)` per line, '#' comments, a header row."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ResourceError(f"townships {path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ResourceError(f"townships {path}: not UTF-8; rebuild it with `yuqing nlp build-gazetteer`") from None
+    townships: dict[str, list[str]] = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line or line.startswith("#") or line.startswith("name\t"):
+            continue
+        name, _, codes = line.partition("\t")
+        if not name or not codes:
+            raise ResourceError(f"townships {path}:{lineno}: expected 'name<TAB>codes', got {line!r}")
+        townships[name] = codes.split(",")
+    return townships
+
+
+def load_aliases(path: str | Path) -> dict[str, str]:
+    """Former place names: `alias<TAB>code<TAB>note` per line, '#' comments, a header row."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise ResourceError(f"region aliases {path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ResourceError(f"region aliases {path}: not UTF-8; re-save it as UTF-8") from None
+    aliases: dict[str, str] = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#") or line.startswith("alias\t"):
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[0].strip() or not parts[1].strip().isdigit():
+            raise ResourceError(f"region aliases {path}:{lineno}: expected 'alias<TAB>code[<TAB>note]', got {line!r}")
+        aliases[parts[0].strip()] = parts[1].strip()
+    return aliases
+
+
 class RegionExtractor:
     """Find the region a text is about; fall back to the author's location."""
 
@@ -219,6 +328,8 @@ class RegionExtractor:
                 words = self.segmenter.cut(text)
             boundaries = _boundaries(text, words) if words is not None else None
             place = self._best(self._mentions(text, boundaries), home)
+            if place is None:
+                place = self._home_reference(text, home)
             if place is not None:
                 return self.gazetteer.region(place, "text")
         if author_location:
@@ -227,44 +338,65 @@ class RegionExtractor:
                 return self.gazetteer.region(place, "author")
         return None
 
+    def _home_reference(self, text: str, home: Sequence[str]) -> Place | None:
+        """我市/本市/全市 in a text naming no place: local outlets mean the office's own city (or county)."""
+        match = _HOME_REFERENCE.search(text)
+        if match is None:
+            return None
+        level = CITY if match.group(1) == "市" else DISTRICT
+        for code in home:
+            place = self.gazetteer.places.get(code)
+            if place is not None and place.level == level and place.indexed:
+                return place
+        return None
+
     # --- scanning --------------------------------------------------------
     def _mentions(self, text: str, boundaries: set[int] | None, location: bool = False) -> list[Mention]:
         mentions: list[Mention] = []
         i, n = 0, len(text)
+        chained = -1     # end of the last accepted name: 广西南宁 is one jieba word holding two names
         while i < n:
             found = None
             for surface, entries in self.gazetteer.names_at(text, i):
                 end = i + len(surface)
                 full = any(f for _, f in entries)
-                if self._accept(text, i, end, full, boundaries, location):
-                    found = Mention(i, end, surface, _ordered_candidates(entries), full)
+                if self._accept(text, surface, i, end, full, boundaries, location, chained):
+                    found = Mention(i, end, surface, _ordered_candidates(entries), full,
+                                    township=self.gazetteer.is_township(surface))
                     break
             if found:
                 mentions.append(found)
                 if len(mentions) >= MAX_MENTIONS:
                     break
-                i = found.end
+                i = chained = found.end
             else:
                 i += 1
         return mentions
 
-    def _accept(self, text: str, start: int, end: int, full: bool, boundaries: set[int] | None,
-                location: bool) -> bool:
-        if not location and text.startswith(FALSE_FRIEND_SUFFIXES, end):
-            return False
+    def _accept(self, text: str, surface: str, start: int, end: int, full: bool, boundaries: set[int] | None,
+                location: bool, chained: int = -1) -> bool:
+        # 九江市路灯所 and 柴桑区小区 are places; 南京路 and 九江镇 (Foshan's town) are not.
+        if not location and not (full and surface.endswith(ADMIN_SUFFIXES)):
+            if _FALSE_FRIEND.match(text, end):
+                return False
+            if text.startswith(NAME_FALSE_FRIENDS.get(surface, ()), end):
+                return False
         if boundaries is None:
             return True
-        if start not in boundaries:
+        if start not in boundaries and start != chained:
             return False
         needs_end = not full or end - start < 3
-        # 上海南京路 is one jieba token; a name followed straight by another name still counts.
-        return not needs_end or end in boundaries or next(self.gazetteer.names_at(text, end), None) is not None
+        if not needs_end or end in boundaries:
+            return True
+        # Inside one jieba word: 上海南京路 (another name follows), 江西师范大学 (an institution follows).
+        return (next(self.gazetteer.names_at(text, end), None) is not None
+                or text.startswith(INSTITUTION_SUFFIXES, end))
 
     # --- resolution ------------------------------------------------------
     def _best(self, mentions: list[Mention], home: Sequence[str]) -> Place | None:
+        mentions = self._resolve(mentions, home)
         if not mentions:
             return None
-        self._resolve(mentions, home)
         by_province: dict[str, list[Mention]] = defaultdict(list)
         for m in mentions:
             by_province[m.place.province_code].append(m)
@@ -283,19 +415,28 @@ class RegionExtractor:
 
         return min(cluster, key=place_key).place
 
-    def _resolve(self, mentions: list[Mention], home: Sequence[str]) -> None:
-        """Pick one candidate per mention, using the other mentions as context."""
+    def _resolve(self, mentions: list[Mention], home: Sequence[str]) -> list[Mention]:
+        """Pick one candidate per mention, using the other mentions as context.
+
+        A township name shared by many counties (城关镇 ×88) is dropped unless the
+        context or the home region picks one: guessing among them is noise.
+        """
+        kept = []
         for m in mentions:
             if len(m.candidates) == 1:
                 m.place = m.candidates[0]
+                kept.append(m)
                 continue
             others = [c for o in mentions if o is not m for c in o.candidates]
 
-            def key(c: Place, others=others):
-                support = sum(1 for o in others if self.gazetteer.contains(o, c) or self.gazetteer.contains(c, o))
-                return (-support, not _in_home(c.code, home), c.level, c.code)
+            def support(c: Place, others=others) -> int:
+                return sum(1 for o in others if self.gazetteer.contains(o, c) or self.gazetteer.contains(c, o))
 
-            m.place = min(m.candidates, key=key)
+            m.place = min(m.candidates, key=lambda c: (-support(c), not _in_home(c.code, home), c.level, c.code))
+            if m.township and not support(m.place) and not _in_home(m.place.code, home):
+                continue
+            kept.append(m)
+        return kept
 
 
 def _ordered_candidates(entries: list[tuple[Place, bool]]) -> list[Place]:
@@ -332,7 +473,8 @@ ETHNIC_GROUPS = (
 )
 _ETHNIC_TAIL = re.compile("(?:" + "|".join(sorted(ETHNIC_GROUPS, key=len, reverse=True)) + ")族?$")
 # Generic unit names that are ordinary words in running text.
-GENERIC_NAMES = frozenset({"城区", "郊区", "矿区", "东区", "西区", "南区", "北区", "中区", "新区", "市辖区", "县"})
+GENERIC_NAMES = frozenset({"城区", "郊区", "矿区", "东区", "西区", "南区", "北区", "中区", "新区", "市辖区", "县",
+                           "老城区"})
 # Short names that are common words (checked on top of the jieba-dictionary test below).
 DENIED_SHORT_NAMES = frozenset({
     "城关", "城中", "市中", "城东", "城西", "城南", "城北", "新华", "和平", "光明", "胜利", "红旗", "东风",
@@ -443,13 +585,37 @@ def build_gazetteer(admin_dir: str | Path, out_path: str | Path = DEFAULT_GAZETT
         banner = name.endswith("旗")
         places.append(Place(code, DISTRICT, name, () if generic or banner else shorts(name, DISTRICT),
                             parent, indexed=not generic))
-    gazetteer = Gazetteer(places, source=str(admin_dir))
+    townships = _townships(admin_dir / "streets.csv", {p.code for p in places})
+    gazetteer = Gazetteer(places, source=str(admin_dir), townships=townships)
     logger.debug("short names dropped as common words: %s", " ".join(dropped))
     header = ("Derived from modood/Administrative-divisions-of-China @57a0aa9 (WTFPL), 2023 divisions:\n"
               "provinces.csv, cities.csv, areas.csv; plus 71/81/82 for Taiwan, Hong Kong, Macau.\n"
               "Rebuild: yuqing nlp build-gazetteer --data ../shared/data\n"
               f"Short names that are common words were dropped: {len(dropped)}.")
     gazetteer.save(out_path, header)
+    save_townships(townships, Path(out_path).with_name(DEFAULT_TOWNSHIPS.name))
     Gazetteer.default.cache_clear()
     logger.info("gazetteer built", extra={"places": len(places), "out": str(out_path)})
     return gazetteer
+
+
+def _townships(streets_csv: Path, districts: set[str]) -> dict[str, list[str]]:
+    """Township full names (街道/镇/乡/苏木) → the districts holding one of that name."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for row in _read_csv(streets_csv):
+        name, district = row["name"].strip(), row["areaCode"]
+        if len(name) >= 3 and name.endswith(TOWNSHIP_SUFFIXES) and district in districts:
+            if district not in found[name]:
+                found[name].append(district)
+    return dict(found)
+
+
+def save_townships(townships: Mapping[str, Sequence[str]], path: str | Path) -> None:
+    path = Path(path)
+    lines = ["# Township names (街道/镇/乡/苏木) → district codes; from streets.csv of",
+             "# modood/Administrative-divisions-of-China @57a0aa9 (WTFPL). Rebuild: yuqing nlp build-gazetteer",
+             "name\tdistricts"]
+    lines += [f"{name}\t{','.join(codes)}" for name, codes in sorted(townships.items())]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import jieba
 
+from .cleaning import drop_bracket_codes
 from .errors import ResourceError
 
 logger = logging.getLogger(__name__)
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
 DEFAULT_USER_DICT = RESOURCES / "user_dict.txt"
+DEFAULT_NEW_WORDS = RESOURCES / "new_words.txt"
 DEFAULT_STOPWORDS = RESOURCES / "stopwords.txt"
 
 # A token with no letter, digit or CJK character is punctuation, a symbol or space.
@@ -92,13 +94,14 @@ class Segmenter:
     """jieba segmentation with user dictionaries and a stopword list.
 
     `user_dicts` are extra dictionary files (config `nlp.user_dicts`); the shipped
-    governance dictionary and, when `place_names` is True, the gazetteer's place
-    names are always loaded, so 濂溪区 or 12345热线 come out as one token.
+    governance dictionary, the new-words list (躺平, 接诉即办 …) and, when
+    `place_names` is True, the gazetteer's place names are always loaded, so
+    濂溪区 or 12345热线 come out as one token.
     """
 
     def __init__(self, user_dicts: Sequence[str | Path] = (), *, stopwords: Path | None = DEFAULT_STOPWORDS,
                  include_default_dict: bool = True, place_names: bool = True, hmm: bool = True):
-        dicts = [DEFAULT_USER_DICT] if include_default_dict else []
+        dicts = [DEFAULT_USER_DICT, DEFAULT_NEW_WORDS] if include_default_dict else []
         self._dict_paths = dicts + [Path(p) for p in user_dicts]
         # Parse dictionaries now so a broken file fails at construction, not on first post.
         self._dict_words = [w for p in self._dict_paths for w in read_user_dict(p)]
@@ -147,9 +150,10 @@ class Segmenter:
         return [t for t in self.tokenizer.cut(text, HMM=self._hmm) if not t.isspace()]
 
     def content_tokens(self, words: Iterable[str]) -> list[str]:
-        """Filter already-cut words down to content words."""
+        """Filter already-cut words down to content words (no emoticon codes such as [馋嘴] either)."""
         stop = self.stopwords
-        return [w for w in words if w not in stop and is_content_like(w) and not _NUMBER.match(w)]
+        return [w for w in drop_bracket_codes(list(words))
+                if w not in stop and is_content_like(w) and not _NUMBER.match(w)]
 
     def tokens(self, text: str) -> list[str]:
         """Content words: no stopwords, punctuation, whitespace or bare numbers."""

@@ -30,6 +30,9 @@ class EnrichReport:
     posts: int = 0
     rejected: int = 0
     failed_batches: int = 0
+    duplicates: int = 0          # posts that joined an earlier post's near-duplicate group
+    regrouped: int = 0           # stored posts re-stored because a late original took their group (首发)
+    events: int = 0              # events opened or updated
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -45,6 +48,7 @@ class App:
         self.settings = settings
         self._store: Store | None = None
         self._enricher = None
+        self._linker = None
         self._engine = None
         self._lock = threading.RLock()  # enrichment and warnings share the store and models
         self._children: set[subprocess.Popen] = set()
@@ -89,6 +93,14 @@ class App:
                 batch_size=nlp_cfg.batch_size,
             )
         return self._enricher
+
+    @property
+    def linker(self):
+        """Near-duplicate groups and events over the stream; its history is the store's."""
+        if self._linker is None:
+            from nlp.linking import StreamLinker
+            self._linker = StreamLinker.for_enricher(self.store, self.enricher)
+        return self._linker
 
     @property
     def engine(self):
@@ -169,12 +181,24 @@ class App:
                                                                "reason": reason})
                 try:
                     enriched = self.enricher.enrich(batch.posts) if batch.posts else []
-                    result = self.store.upsert_posts(enriched)
+                    linked = self._link(enriched)
+                    result = self.store.upsert_posts(linked.posts if linked else enriched)
+                    if linked is not None:
+                        if linked.updated:
+                            self.store.upsert_posts(linked.updated)
+                        self.linker.commit(linked)
+                        report.duplicates += linked.duplicates
+                        report.regrouped += len(linked.updated)
+                        report.events += len(linked.events)
                 except StoreUnavailable as exc:
+                    self._forget_links()
                     report.failed_batches += 1
                     report.errors.append(f"{batch.path.name}: store unavailable: {exc}")
                     log.warning("store unavailable; batch kept in inbox", extra={"file": batch.path.name})
                     break
+                except Exception:
+                    self._forget_links()
+                    raise
                 if result.errors:
                     report.errors.extend(f"{pid}: {why}" for pid, why in result.errors.items())
                 report.posts += result.written
@@ -182,8 +206,28 @@ class App:
         report.seconds = round(time.monotonic() - started, 2)
         if report.batches:
             log.info("enrichment done", extra={"posts": report.posts, "batches": report.batches,
+                                               "duplicates": report.duplicates, "events": report.events,
                                                "seconds": report.seconds})
         return report
+
+    def _link(self, posts: list):
+        """Dup groups and events for an enriched batch; on a linking bug the posts are stored unlinked."""
+        if not posts:
+            return None
+        try:
+            return self.linker.link(posts)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("linking failed; batch stored without dup groups and events",
+                          extra={"posts": len(posts)})
+            self._forget_links()
+            return None
+
+    def _forget_links(self) -> None:
+        # The linker's memory may hold posts the store never got: rebuild it from the store next time.
+        if self._linker is not None:
+            self._linker.reset()
 
     def evaluate_warnings(self, now: datetime | None = None) -> list:
         with self._lock:

@@ -88,3 +88,66 @@ def test_briefing_names_the_incident_and_masks_personal_data(demo):
     assert "<svg" in html
     assert "问政九江" in html and "wenzheng" not in html     # sources appear under the names readers know
     assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", html), "unmasked mobile number in briefing"
+
+
+def _stored_by_corpus_id(store) -> dict[str, object]:
+    """Corpus rows → stored posts: Weibo by native id, pages by URL path."""
+    from urllib.parse import urlsplit
+    stored = {}
+    by_path = {urlsplit(p.url).path: p for p in store.iter_posts(PostQuery()) if p.url and p.platform != "weibo"}
+    for row in load_corpus():
+        if row["channel"] == "weibo":
+            found = store.get_posts([f"weibo:{row['id']}"])
+            post = found[0] if found else None
+        else:
+            post = by_path.get(row["path"])
+        if post is not None:
+            stored[row["id"]] = post
+    return stored
+
+
+def test_reposts_share_a_dup_group_with_the_first_report(demo):
+    _, _, store = demo
+    stored = _stored_by_corpus_id(store)
+    pairs = [(stored[r["id"]], stored[r["dup_of"]]) for r in load_corpus()
+             if r["dup_of"] and r["id"] in stored and r["dup_of"] in stored]
+    assert len(pairs) >= 30
+    together = [(copy, original) for copy, original in pairs if copy.dup_group == original.dup_group]
+    assert len(together) >= 0.9 * len(pairs), len(together)
+    assert sum(original.is_first_report for _, original in together) >= 0.8 * len(pairs)
+    # every group: one 首发, the earliest post, and the group is named after it
+    groups: dict[str, list] = {}
+    for post in store.iter_posts(PostQuery()):
+        groups.setdefault(post.dup_group, []).append(post)
+    assert None not in groups
+    for group, members in groups.items():
+        [first] = [p for p in members if p.is_first_report]
+        assert first.id == group
+        assert first.published_at == min(p.published_at for p in members)
+
+
+def test_the_incident_forms_a_few_events(demo):
+    _, _, store = demo
+    stored = _stored_by_corpus_id(store)
+    incident = [stored[r["id"]] for r in load_corpus() if r["incident"] and r["id"] in stored]
+    sizes: dict[str, int] = {}
+    for post in incident:
+        sizes[post.event_id] = sizes.get(post.event_id, 0) + 1
+    # Online clustering splits a multi-day incident into its sub-stories (dead fish, the tap-water rumour,
+    # the chemical plant …); which ones depends on crawl order. A few events must hold most of it.
+    top = sorted(sizes, key=sizes.get, reverse=True)[:5]
+    assert sum(sizes[e] for e in top) >= 0.8 * len(incident), sizes
+    assert sizes[top[0]] >= 0.25 * len(incident), sizes
+    events = store.get_events(top)
+    assert [e.id for e in events] == top
+    members = {e.id: store.count(PostQuery(event_ids=(e.id,))) for e in events}
+    assert sum(sizes.values()) and sum(sizes[e] for e in top) >= 0.85 * sum(members.values())   # little else
+    for event in events[:2]:
+        assert sizes[event.id] >= 0.9 * members[event.id]
+    for event in events:
+        assert event.post_count == members[event.id]
+        assert event.title and event.keywords
+        assert event.first_post_id and store.get_posts([event.first_post_id])[0].published_at == event.first_seen
+        assert sum(event.platforms.values()) == event.post_count
+    assert events[0].topic == "环境保护" and "weibo" in events[0].platforms
+    assert any("十里" in e.title or "死鱼" in e.title for e in events)

@@ -89,3 +89,91 @@ def test_missing_models_dir_is_a_clear_error(tmp_path):
     (tmp_path / "models").mkdir()
     with pytest.raises(ModelNotFoundError, match="sentiment"):
         Enricher.from_models_dir(tmp_path / "models")
+
+
+# --- optional models, cleaning, classifier protocol ---------------------------------------------
+@pytest.fixture(scope="module")
+def models_with_optional(tmp_path_factory, models_dir, segmenter):
+    """The shipped sentiment/topic models plus tiny emotion and rumor models trained here."""
+    import shutil
+
+    from nlp.classify import TextClassifier
+    root = tmp_path_factory.mktemp("models")
+    for name in ("sentiment", "topic"):
+        shutil.copytree(models_dir / name, root / name)
+    emotion = TextClassifier.train(
+        ["气死我了，太过分了", "真让人生气，投诉无门", "好开心啊，终于解决了", "太高兴了，点赞",
+         "好难过，心里很痛", "伤心，哭了一晚上", "今天天气一般", "通知如下，请知悉"],
+        ["angry", "angry", "happy", "happy", "sad", "sad", "neutral", "neutral"], task="emotion", segmenter=segmenter)
+    emotion.save(root / "emotion")
+    rumor = TextClassifier.train(
+        ["紧急扩散！自来水被污染千万别喝", "转发保平安，明天全城停水", "扩散！化工厂爆炸毒气泄漏",
+         "市政府召开新闻发布会通报情况", "气象台发布寒潮蓝色预警", "区教育局公布招生方案"],
+        ["谣言", "谣言", "谣言", "非谣言", "非谣言", "非谣言"], task="rumor", segmenter=segmenter)
+    rumor.save(root / "rumor")
+    return root
+
+
+def test_optional_models_fill_emotion_and_rumor(models_with_optional):
+    enricher = Enricher.from_models_dir(models_with_optional)
+    assert enricher.emotion is not None and enricher.rumor is not None
+    [angry, rumor] = enricher.enrich([make_post(1, "气死我了，太过分了，投诉无门"),
+                                      make_post(2, "紧急扩散！自来水被污染了千万别喝")])
+    assert angry.emotion.label == "angry" and 0 < angry.emotion.score <= 1
+    assert rumor.rumor.flagged and rumor.rumor.score > 0.5
+    assert angry.rumor.score == pytest.approx(1 - enricher.rumor.predict_proba([angry.text])[0]["非谣言"], abs=0.01)
+
+
+def test_optional_models_absent_leave_fields_empty(models_with_optional, tmp_path, caplog):
+    import logging
+    import shutil
+    for name in ("sentiment", "topic"):
+        shutil.copytree(models_with_optional / name, tmp_path / name)
+    with caplog.at_level(logging.INFO, logger="nlp.enrich"):
+        enricher = Enricher.from_models_dir(tmp_path)
+    assert enricher.emotion is None and enricher.rumor is None
+    assert "emotion not installed" in caplog.text and "rumor not installed" in caplog.text
+    [post] = enricher.enrich([make_post(1, "气死我了")])
+    assert post.emotion is None and post.rumor is None and post.sentiment is not None
+
+
+def test_rumor_label_is_found_or_the_error_says_how(models_with_optional):
+    from nlp.classify import TextClassifier
+    from nlp.enrich import risk_label_index
+    from nlp.errors import ModelFormatError
+    model = TextClassifier.load(models_with_optional / "rumor")
+    assert model.labels[risk_label_index(model)] == "谣言"
+
+    class Unnamed:
+        labels = ["a", "b"]
+        config = {}
+    with pytest.raises(ModelFormatError, match="positive_label"):
+        risk_label_index(Unnamed())
+    Unnamed.config = {"positive_label": "b"}
+    assert risk_label_index(Unnamed()) == 1
+
+
+def test_classifier_protocol_without_probabilities_method(models_dir):
+    """A model exposing only labels/predict_proba (the transformer protocol) is used the same way."""
+    base = Enricher.from_models_dir(models_dir)
+
+    class ProtocolOnly:
+        def __init__(self, inner):
+            self.inner, self.labels, self.task = inner, inner.labels, inner.task
+
+        def predict_proba(self, texts, *, words=None):
+            return self.inner.predict_proba(texts, words=words)
+
+    wrapped = Enricher(segmenter=base.segmenter, sentiment=ProtocolOnly(base.sentiment),
+                       topic=ProtocolOnly(base.topic), regions=base.regions)
+    expected, got = base.enrich(POSTS), wrapped.enrich(POSTS)
+    assert [p.sentiment for p in got] == [p.sentiment for p in expected]
+    assert [p.topics for p in got] == [p.topics for p in expected]
+
+
+def test_links_and_attributions_do_not_reach_tokens_or_regions(enricher):
+    [post] = enricher.enrich([make_post(1, "小吃又便宜又好吃[馋嘴] http://t.cn/A6xyz12 九江夜市真热闹 （来源：浔阳晚报）")])
+    assert "馋嘴" not in post.tokens and "http" not in post.tokens and "cn" not in post.tokens
+    assert "晚报" not in post.keywords and "馋嘴" not in post.keywords
+    assert post.region.city == "九江市" and post.region.district is None     # not 浔阳区 from the attribution
+    assert "http://t.cn/A6xyz12" in post.content                             # the stored text is untouched

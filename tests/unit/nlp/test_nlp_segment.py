@@ -79,3 +79,20 @@ def test_lazy_init_is_thread_safe():
         t.join()
     assert len(builds) == 1
     assert all(r == results[0] for r in results) and "网格员" in results[0]
+
+
+@pytest.mark.parametrize("word", ["打工人", "躺平", "接诉即办", "一网通办", "直播带货", "吃瓜群众", "不作为", "网约配送员", "保交楼"])
+def test_new_words_stay_whole(segmenter, word):
+    assert word in segmenter.cut(f"大家都说{word}了，怎么看")
+
+
+def test_emoticon_codes_are_not_tokens(segmenter):
+    tokens = segmenter.tokens("小吃又便宜又好吃[馋嘴][赞]，停车太难了[怒]")
+    assert "好吃" in tokens and "停车" in tokens
+    assert not {"馋嘴", "赞", "怒", "[", "]"} & set(tokens)
+
+
+def test_new_words_file_is_shipped_and_well_formed():
+    from nlp.segment import DEFAULT_NEW_WORDS
+    words = read_user_dict(DEFAULT_NEW_WORDS)
+    assert len(words) >= 50 and all(len(w.word) >= 2 for w in words)

@@ -1,0 +1,60 @@
+"""Text cleaning before analysis: what a reader skips, the models should not read either.
+
+Two levels:
+
+* `clean_text` (every model and extractor): drops links, source attributions
+  ("（来源：浔阳晚报）" names the outlet, not the place a story is about) and
+  invisible characters. Emoticon codes such as [怒] stay: they carry tone.
+* `drop_bracket_codes` (tokens and keywords): removes the words of Weibo
+  emoticon codes ([馋嘴] → "馋嘴") from a segmentation, so they never become
+  hot words.
+
+Near-duplicate detection normalises much harder (nlp.dedup.fingerprint_text).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+# A link ends at whitespace or at Chinese punctuation (，。！：…), which never belongs to a URL.
+URL = re.compile(r"(?:https?|ftp)://[^\s\u3000-\u303f\uff01-\uff0f\uff1a-\uff20<>\"'）)】]+"
+                 r"|www\.[A-Za-z0-9.-]+\.[A-Za-z]{2,}\S*")
+# "（来源：浔阳晚报）", "(来源:新华社)", "来源：九江日报" at the end of a line.
+ATTRIBUTION = re.compile(r"[（(]\s*(?:来源|稿源|转自|责任编辑|编辑)[:：][^（()）\n]{0,30}[）)]"
+                         r"|(?:来源|稿源|转自)[:：][^\n，。！？]{0,30}$", re.M)
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff]")
+MAX_CODE_WORDS = 4      # [允悲] or [good] is one or two words; a longer bracket holds real text
+
+
+def clean_text(text: str) -> str:
+    """The text without links, attributions and invisible characters; everything else as it was."""
+    if not text:
+        return ""
+    text = _INVISIBLE.sub("", text)
+    text = URL.sub(" ", text)
+    return ATTRIBUTION.sub(" ", text).strip()
+
+
+def drop_bracket_codes(words: Sequence[str]) -> list[str]:
+    """The words without Weibo emoticon codes: '[', one to four short words, ']'."""
+    out: list[str] = []
+    i, n = 0, len(words)
+    while i < n:
+        if words[i] == "[":
+            close = _code_end(words, i)
+            if close is not None:
+                i = close + 1
+                continue
+        out.append(words[i])
+        i += 1
+    return out
+
+
+def _code_end(words: Sequence[str], start: int) -> int | None:
+    for j in range(start + 1, min(len(words), start + MAX_CODE_WORDS + 2)):
+        if words[j] == "]":
+            inner = words[start + 1:j]
+            return j if inner and sum(len(w) for w in inner) <= 8 else None
+        if words[j] == "[":
+            return None
+    return None

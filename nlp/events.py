@@ -1,0 +1,381 @@
+"""Online event clustering (事件): each post joins the most similar active event or opens a new one.
+
+A post is a sparse TF-IDF vector over its content tokens (jieba IDF; place names
+count for less, since nearly every local post names the home city) plus its
+hashtags (#九江十里河大量死鱼# is the strongest event signal Weibo has). An event
+keeps the sum of its members' vectors, cut to its strongest terms, as centroid.
+A post joins the event with the highest cosine similarity above `threshold`
+among events active around its publication time; a near-duplicate follows the
+post it copies. Candidates come from an inverted index over centroid terms, so
+the cost does not grow with the number of events.
+
+Stability: the event id derives from the post that opened the event
+("ev:" + post id); a post keeps its event for good; the state that decides
+assignments (centroid, counts, first post) is persisted with the event, so
+re-running over the same posts, or restarting mid-stream, yields the same ids.
+first_post_id and first_seen always name the earliest post, also when an older
+post arrives after the event was opened; the id stays.
+
+Horizon: an event takes posts published at most `dormancy` after its newest post
+(or before its first), so an event quiet for longer is dormant. Dormant events
+leave memory; nlp.linking reads them back from the store if a late post needs them.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from index.schema import Event, Post, Region, now
+
+from .cleaning import clean_text
+
+logger = logging.getLogger(__name__)
+
+EVENT_PREFIX = "ev:"
+STATE_VERSION = 1
+HASHTAG = re.compile(r"#([^#\s]{2,30})#")
+_LEAD_SPLIT = re.compile(r"[。！？!?\n；;]")
+_DECORATION = re.compile(r"【[^】]{0,12}】|#|\[[^\[\]\s]{1,8}\]")
+_NEGATIVE = "负面"
+
+
+def event_id_for(post_id: str) -> str:
+    return f"{EVENT_PREFIX}{post_id}"
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    dormancy: timedelta = timedelta(days=3)   # no post for this long: the event takes no more
+    threshold: float = 0.18                   # cosine similarity a post needs to join an event
+    post_terms: int = 12                      # strongest terms kept per post
+    centroid_terms: int = 40                  # strongest terms kept per event
+    probe_terms: int = 6                      # a post's terms that look up candidate events
+    min_shared_terms: int = 2                 # one shared word (专项检查, 客流) is a topic, not an event …
+    single_term_threshold: float = 0.5        # … unless the similarity is this high (very short posts)
+    keywords: int = 8
+    title_chars: int = 40
+    place_weight: float = 0.4                 # place names are context, not the happening
+    hashtag_weight: float = 2.0               # × the median IDF
+
+
+class TermWeights:
+    """Turns a post into a normalised term vector."""
+
+    def __init__(self, idf: Callable[[str], float], median_idf: float, is_place: Callable[[str], bool],
+                 config: EventConfig | None = None):
+        self.idf = idf
+        self.median_idf = median_idf
+        self.is_place = is_place
+        self.config = config or EventConfig()
+
+    def vector(self, post: Post) -> dict[str, float]:
+        cfg = self.config
+        counts = Counter(w for w in (post.tokens or post.keywords) if len(w) >= 2 and not w.isdigit())
+        weights: dict[str, float] = {}
+        for word, n in counts.items():
+            weight = (1.0 + math.log(n)) * self.idf(word)
+            if self.is_place(word):
+                weight *= cfg.place_weight
+            weights[word] = weight
+        for tag in dict.fromkeys(hashtags(post.text)):
+            weights[f"#{tag}"] = cfg.hashtag_weight * self.median_idf
+        top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.post_terms]
+        norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+        return {term: w / norm for term, w in top}
+
+    def probes(self, vector: Mapping[str, float]) -> list[str]:
+        """The terms that look up candidates: hashtags and the strongest non-place words."""
+        terms = [t for t in vector if t.startswith("#")]
+        words = [t for t in vector if not t.startswith("#") and not self.is_place(t)] or \
+                [t for t in vector if not t.startswith("#")]
+        return terms + words[: self.config.probe_terms]
+
+
+def hashtags(text: str) -> list[str]:
+    return [t.strip() for t in HASHTAG.findall(text or "") if t.strip()]
+
+
+@dataclass
+class _Cluster:
+    """An event's working state. The Event document is rebuilt from it when the event is stored;
+    everything that decides later assignments is kept in Event.extra, so a restart restores it exactly."""
+    id: str
+    first: tuple[float, str]                 # (published, post id) of the earliest post
+    first_seen: datetime
+    last_seen: datetime
+    centroid: dict[str, float] = field(default_factory=dict)
+    norm: float = 0.0
+    post_count: int = 0
+    negative_count: int = 0
+    platforms: Counter = field(default_factory=Counter)
+    topics: Counter = field(default_factory=Counter)
+    hashtags: Counter = field(default_factory=Counter)
+    regions: Counter = field(default_factory=Counter)
+    region_docs: dict[str, dict] = field(default_factory=dict)
+    headline: list | None = None             # [title, published, post id] of the earliest titled post
+    lead: str = ""                           # first sentence of the earliest post
+
+    def __post_init__(self) -> None:
+        self.first_ts = self.first[0]
+        self.last_ts = self.last_seen.timestamp()
+
+    def similarity(self, vector: Mapping[str, float]) -> float:
+        if not self.norm:
+            return 0.0
+        centroid = self.centroid
+        return sum(w * centroid.get(t, 0.0) for t, w in vector.items()) / self.norm
+
+    def shared_terms(self, vector: Mapping[str, float], ignore: Callable[[str], bool]) -> int:
+        return sum(1 for t in vector if t in self.centroid and not ignore(t))
+
+    @classmethod
+    def from_event(cls, event: Event) -> "_Cluster":
+        extra = event.extra
+        centroid = {t: float(w) for t, w in (extra.get("centroid") or {}).items()}
+        return cls(id=event.id, first=(event.first_seen.timestamp(), event.first_post_id), first_seen=event.first_seen,
+                   last_seen=event.last_seen, centroid=centroid, norm=_norm(centroid), post_count=event.post_count,
+                   negative_count=event.negative_count, platforms=Counter(event.platforms),
+                   topics=Counter(extra.get("topics") or {}), hashtags=Counter(extra.get("hashtags") or {}),
+                   regions=Counter(extra.get("regions") or {}), region_docs=dict(extra.get("region_docs") or {}),
+                   headline=extra.get("headline"), lead=extra.get("lead") or "")
+
+    def to_event(self, keywords: int) -> Event:
+        extra = {"version": STATE_VERSION, "centroid": self.centroid, "topics": dict(self.topics),
+                 "hashtags": dict(self.hashtags), "regions": dict(self.regions), "region_docs": self.region_docs,
+                 "headline": self.headline, "lead": self.lead}
+        return Event(id=self.id, title=_title(self.headline, self.lead, self.hashtags),
+                     keywords=[t for t in self.centroid if not t.startswith("#")][:keywords],
+                     first_post_id=self.first[1], first_seen=self.first_seen, last_seen=self.last_seen,
+                     post_count=self.post_count, negative_count=self.negative_count, platforms=dict(self.platforms),
+                     topic=_most_common(self.topics), region=_region(self.regions, self.region_docs),
+                     updated_at=now(), extra=extra)
+
+
+@dataclass
+class EventAssignment:
+    event_id: str
+    new_event: bool = False
+    similarity: float = 0.0
+    via_duplicate: bool = False
+
+
+class EventTracker:
+    """Holds the active events in memory and assigns posts to them. One job at a time."""
+
+    def __init__(self, weights: TermWeights, config: EventConfig | None = None):
+        self.weights = weights
+        self.config = config or weights.config
+        self._clusters: dict[str, _Cluster] = {}
+        self._postings: dict[str, set[str]] = {}
+        self._post_events: dict[str, tuple[str, float]] = {}     # post id → (event id, published)
+        self._touched: dict[str, None] = {}
+        self._dormancy = self.config.dormancy.total_seconds()
+
+    def __len__(self) -> int:
+        return len(self._clusters)
+
+    @property
+    def event_ids(self) -> set[str]:
+        return set(self._clusters)
+
+    def event_of(self, post_id: str) -> str | None:
+        known = self._post_events.get(post_id)
+        return known[0] if known else None
+
+    # --- history ----------------------------------------------------------
+    def load_events(self, events: Iterable[Event]) -> int:
+        loaded = 0
+        for event in events:
+            if event.id in self._clusters:
+                continue
+            self._add_cluster(_Cluster.from_event(event))
+            loaded += 1
+        return loaded
+
+    def remember(self, posts: Iterable[Post]) -> None:
+        """Posts already assigned (read back from the store): they keep their events and are not counted again."""
+        for post in posts:
+            if post.event_id:
+                self._post_events[post.id] = (post.event_id, post.published_at.timestamp())
+
+    # --- assignment -------------------------------------------------------
+    def assign(self, post: Post, duplicate_of: str | None = None) -> EventAssignment:
+        """Put `post` into an event; `duplicate_of` is the post it copies (from nlp.dedup).
+
+        The caller makes sure memory holds every stored event that could take this
+        post (nlp.linking loads the events of all posts within `dormancy` of it: an
+        event grows by steps of at most `dormancy`, so every event active around a
+        moment has a post within `dormancy` of it).
+        """
+        known = self._post_events.get(post.id)
+        if known is not None:
+            return EventAssignment(known[0])
+        published = post.published_at.timestamp()
+        vector = self.weights.vector(post)
+        target = None
+        if duplicate_of is not None:
+            linked = self.event_of(duplicate_of)
+            cluster = self._clusters.get(linked) if linked else None
+            if cluster is not None and self._active(cluster, published):
+                target = EventAssignment(cluster.id, similarity=cluster.similarity(vector), via_duplicate=True)
+        if target is None:
+            target = self._best(vector, published)
+        if target is None:
+            cluster = self._open(post, vector)
+            target = EventAssignment(cluster.id, new_event=True, similarity=1.0)
+        else:
+            self._join(self._clusters[target.event_id], post, vector, update_centroid=not target.via_duplicate)
+        self._post_events[post.id] = (target.event_id, published)
+        self._touched[target.event_id] = None
+        return target
+
+    def take_touched(self) -> list[Event]:
+        """Events changed since the last call, for the store."""
+        events = [self._clusters[e].to_event(self.config.keywords) for e in self._touched if e in self._clusters]
+        self._touched.clear()
+        return events
+
+    def _active(self, cluster: _Cluster, published: float) -> bool:
+        dormancy = self._dormancy
+        return cluster.last_ts + dormancy >= published >= cluster.first_ts - dormancy
+
+    def _best(self, vector: Mapping[str, float], published: float) -> EventAssignment | None:
+        candidates: set[str] = set()
+        for term in self.weights.probes(vector):
+            candidates.update(self._postings.get(term, ()))
+        best, best_key = None, None
+        for event_id in candidates:
+            cluster = self._clusters[event_id]
+            if not self._active(cluster, published):
+                continue
+            sim = cluster.similarity(vector)
+            if sim < self.config.threshold:
+                continue
+            if (sim < self.config.single_term_threshold
+                    and cluster.shared_terms(vector, self.weights.is_place) < self.config.min_shared_terms):
+                continue
+            key = (-round(sim, 9), cluster.first_ts, event_id)
+            if best_key is None or key < best_key:
+                best, best_key = EventAssignment(event_id, similarity=sim), key
+        return best
+
+    # --- event state ------------------------------------------------------
+    def _open(self, post: Post, vector: Mapping[str, float]) -> _Cluster:
+        cluster = _Cluster(id=event_id_for(post.id), first=(post.published_at.timestamp(), post.id),
+                           first_seen=post.published_at, last_seen=post.published_at)
+        self._add_cluster(cluster)
+        self._join(cluster, post, vector, update_centroid=True)
+        return cluster
+
+    def _join(self, cluster: _Cluster, post: Post, vector: Mapping[str, float], update_centroid: bool) -> None:
+        cfg = self.config
+        if update_centroid or not cluster.centroid:
+            merged = Counter(cluster.centroid)
+            for term, w in vector.items():
+                merged[term] += w
+            top = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.centroid_terms]
+            centroid = {t: round(w, 4) for t, w in top}
+            self._reindex(cluster.id, cluster.centroid, centroid)
+            cluster.centroid, cluster.norm = centroid, _norm(centroid)
+        published = post.published_at.timestamp()
+        first = (published, post.id)
+        if first < cluster.first or not cluster.post_count:
+            cluster.first, cluster.first_ts, cluster.first_seen = first, published, post.published_at
+            cluster.lead = _lead(post, cfg.title_chars)
+        if published > cluster.last_ts:
+            cluster.last_seen, cluster.last_ts = post.published_at, published
+        cluster.post_count += 1
+        cluster.negative_count += post.sentiment_label == _NEGATIVE
+        cluster.platforms[post.platform] += 1
+        if post.topic:
+            cluster.topics[post.topic] += 1
+        tags = hashtags(post.text)
+        if tags:
+            cluster.hashtags.update(dict.fromkeys(tags, 1))
+            cluster.hashtags = _top(cluster.hashtags, 10)
+        if post.region is not None and post.region.code:
+            code = post.region.code
+            cluster.regions[code] += 1
+            cluster.region_docs.setdefault(code, post.region.model_dump(exclude_none=True))
+            if len(cluster.regions) > 8:
+                cluster.regions = _top(cluster.regions, 8)
+                cluster.region_docs = {c: d for c, d in cluster.region_docs.items() if c in cluster.regions}
+        title = post.title.strip()
+        if title and (cluster.headline is None or first < (cluster.headline[1], cluster.headline[2])):
+            cluster.headline = [title[: cfg.title_chars], published, post.id]
+
+    def _add_cluster(self, cluster: _Cluster) -> None:
+        self._clusters[cluster.id] = cluster
+        self._reindex(cluster.id, {}, cluster.centroid)
+
+    def _reindex(self, event_id: str, old: Mapping[str, float], new: Mapping[str, float]) -> None:
+        for term in old.keys() - new.keys():
+            postings = self._postings.get(term)
+            if postings is not None:
+                postings.discard(event_id)
+                if not postings:
+                    del self._postings[term]
+        for term in new.keys() - old.keys():
+            self._postings.setdefault(term, set()).add(event_id)
+
+    # --- memory -----------------------------------------------------------
+    def evict(self, floor: float) -> int:
+        """Forget events whose newest post is older than `floor`."""
+        stale = [e for e, c in self._clusters.items() if c.last_ts < floor]
+        for event_id in stale:
+            cluster = self._clusters.pop(event_id)
+            self._reindex(event_id, cluster.centroid, {})
+            self._touched.pop(event_id, None)
+        return len(stale)
+
+    def forget_posts(self, before: float) -> int:
+        """Forget which event the posts published before `before` are in."""
+        old = [p for p, (_, t) in self._post_events.items() if t < before]
+        for post_id in old:
+            del self._post_events[post_id]
+        return len(old)
+
+
+def _norm(vector: Mapping[str, float]) -> float:
+    return math.sqrt(sum(w * w for w in vector.values()))
+
+
+def _most_common(counts: Mapping[str, int]) -> str | None:
+    if not counts:
+        return None
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+
+def _region(counts: Mapping[str, int], docs: Mapping[str, dict]) -> Region | None:
+    code = _most_common(counts)
+    return Region.model_validate(docs[code]) if code and code in docs else None
+
+
+def _lead(post: Post, limit: int) -> str:
+    """The first sentence of a post, without 【】 tags, hashtag marks and emoticon codes."""
+    text = _DECORATION.sub("", clean_text(post.title.strip() or post.content)).strip()
+    for part in _LEAD_SPLIT.split(text):
+        part = part.strip(" ，,：:")
+        if len(part) >= 4:
+            return part[:limit]
+    return text[:limit]
+
+
+def _top(counts: Counter, n: int) -> Counter:
+    """The n largest counts, ties by key: the same cut in memory and after a restart."""
+    return Counter(dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]))
+
+
+def _title(headline: list | None, lead: str, tags: Mapping[str, int]) -> str:
+    """A hashtag used by several posts, else the earliest news headline, else the first post's first sentence."""
+    shared = [(t, n) for t, n in tags.items() if n >= 2 and len(t) >= 4]
+    if shared:
+        return min(shared, key=lambda tn: (-tn[1], tn[0]))[0]
+    if headline:
+        return headline[0]
+    return lead or "(无标题)"

@@ -1,0 +1,147 @@
+"""Online event clustering: joining, opening, dormancy, duplicates, late posts, restarts."""
+from datetime import datetime, timedelta
+
+import pytest
+
+from index.schema import DEFAULT_TZ, Event, Post, Region, Sentiment, Topic
+from nlp.events import EventConfig, EventTracker, TermWeights, event_id_for
+from nlp.keywords import KeywordExtractor
+from nlp.regions import Gazetteer
+
+T0 = datetime(2026, 11, 18, 8, 0, tzinfo=DEFAULT_TZ)
+LIANXI = Region(province="江西省", province_code="36", city="九江市", city_code="3604", district="濂溪区",
+                district_code="360402", source="text")
+
+INCIDENT = [
+    "#九江十里河大量死鱼# 今天清晨濂溪区十里河河面漂满死鱼，河水发黄，岸边气味刺鼻，附近化工厂疑似排污",
+    "十里河的死鱼越来越多了，河边的化工厂气味刺鼻，环保部门快来管管 #九江十里河大量死鱼#",
+    "濂溪区十里河死鱼事件：环保部门已到现场取样，化工厂排污问题正在调查",
+    "十里河边刺鼻的化工味熏得人头疼，河里死鱼一片，希望尽快查清排污源头",
+]
+UNRELATED = [
+    "九江市区5家二级以上医院推出夜间门诊，开设内科、儿科等科室，服务时间延长至晚上九点",
+    "今天带孩子去图书馆参加亲子阅读活动，故事讲得真好，下周还来",
+]
+
+
+@pytest.fixture(scope="module")
+def weights(segmenter):
+    keywords = KeywordExtractor(segmenter)
+    gazetteer = Gazetteer.default()
+    return TermWeights(keywords.idf, keywords.median_idf, lambda w: bool(gazetteer.lookup(w)), EventConfig())
+
+
+@pytest.fixture()
+def tracker(weights):
+    return EventTracker(weights)
+
+
+@pytest.fixture(scope="module")
+def make(segmenter):
+    def make(pid: str, text: str, hours: float = 0, platform: str = "weibo", title: str = "",
+             negative: bool = False, region: Region | None = LIANXI, topic: str = "环境保护") -> Post:
+        return Post(id=f"{platform}:{pid}", platform=platform, source="t", title=title, content=text,
+                    published_at=T0 + timedelta(hours=hours), tokens=segmenter.tokens(f"{title}\n{text}"),
+                    sentiment=Sentiment(label="负面" if negative else "中性", score=0.9),
+                    topics=[Topic(label=topic, score=0.9)], region=region)
+    return make
+
+
+def test_posts_about_one_incident_form_one_event(tracker, make):
+    posts = [make(f"i{i}", text, hours=i, negative=i % 2 == 0) for i, text in enumerate(INCIDENT)]
+    posts.append(make("n1", "濂溪区十里河死鱼 化工厂排污调查进展", hours=5, platform="news",
+                      title="十里河死鱼事件追踪：环保部门连夜取样"))
+    ids = {tracker.assign(p).event_id for p in posts}
+    assert ids == {event_id_for("weibo:i0")}
+    [event] = tracker.take_touched()
+    assert event.post_count == 5 and event.negative_count == 2
+    assert event.platforms == {"weibo": 4, "news": 1}
+    assert event.first_post_id == "weibo:i0" and event.first_seen == T0 and event.last_seen == T0 + timedelta(hours=5)
+    assert event.title == "九江十里河大量死鱼"                        # a hashtag shared by two posts
+    assert "死鱼" in event.keywords and "十里" in event.keywords and len(event.keywords) <= 8
+    assert event.topic == "环境保护" and event.region.district_code == "360402"
+    assert tracker.take_touched() == []
+
+
+def test_unrelated_posts_open_their_own_events(tracker, make):
+    first = tracker.assign(make("i0", INCIDENT[0]))
+    others = [tracker.assign(make(f"u{i}", text, hours=1, region=None, topic="卫生计生"))
+              for i, text in enumerate(UNRELATED)]
+    assert first.new_event and all(o.new_event for o in others)
+    assert len({first.event_id, *(o.event_id for o in others)}) == 3
+
+
+def test_title_falls_back_to_headline_then_first_sentence(tracker, make):
+    tracker.assign(make("w", "【突发】濂溪区某小区今晚停电了！物业说明天才能修好。好热"))
+    [event] = tracker.take_touched()
+    assert event.title == "濂溪区某小区今晚停电了"
+    tracker.assign(make("n", "濂溪区小区停电 物业明天抢修", hours=1, platform="news",
+                        title="濂溪区一小区夜间停电 物业称明日抢修"))
+    [event] = tracker.take_touched()
+    assert event.title == "濂溪区一小区夜间停电 物业称明日抢修" and event.post_count == 2
+
+
+def test_dormant_events_take_no_more_posts(tracker, make):
+    a = tracker.assign(make("i0", INCIDENT[0]))
+    b = tracker.assign(make("i1", INCIDENT[1], hours=24 * 5))       # five quiet days later
+    assert b.new_event and b.event_id != a.event_id
+
+
+def test_a_copy_follows_its_original(tracker, make):
+    original = tracker.assign(make("i0", INCIDENT[0]))
+    # A terse repost shares too little vocabulary to join on its own, but dedup says it copies i0.
+    copy = tracker.assign(make("c", "扩散", hours=1), duplicate_of="weibo:i0")
+    assert copy.event_id == original.event_id and copy.via_duplicate
+
+
+def test_an_earlier_post_arriving_late_becomes_the_first_post(tracker, make):
+    opened = tracker.assign(make("i1", INCIDENT[1], hours=3))
+    late = tracker.assign(make("i0", INCIDENT[0], hours=0))
+    assert late.event_id == opened.event_id == event_id_for("weibo:i1")      # the id stays
+    [event] = tracker.take_touched()
+    assert event.first_post_id == "weibo:i0" and event.first_seen == T0 and event.post_count == 2
+
+
+def test_known_posts_are_not_counted_twice(tracker, make):
+    posts = [make(f"i{i}", text, hours=i) for i, text in enumerate(INCIDENT[:2])]
+    first = [tracker.assign(p).event_id for p in posts]
+    tracker.take_touched()
+    again = [tracker.assign(p).event_id for p in posts]
+    assert again == first and tracker.take_touched() == []
+
+
+def test_restart_from_stored_events_continues_identically(weights, make):
+    posts = [make(f"i{i}", text, hours=i) for i, text in enumerate(INCIDENT)]
+    posts += [make(f"u{i}", text, hours=i + 0.5, region=None, topic="其他") for i, text in enumerate(UNRELATED)]
+    posts.sort(key=lambda p: p.published_at)
+
+    straight = EventTracker(weights)
+    expected = [straight.assign(p).event_id for p in posts]
+
+    first_half = EventTracker(weights)
+    got = [first_half.assign(p).event_id for p in posts[:3]]
+    stored = [Event.model_validate_json(e.model_dump_json()) for e in first_half.take_touched()]
+    restarted = EventTracker(weights)
+    restarted.load_events(stored)
+    restarted.remember([p.model_copy(update={"event_id": e}) for p, e in zip(posts[:3], got)])
+    got += [restarted.assign(p).event_id for p in posts]          # replays the first half too
+    assert got[3:] == expected and got[:3] == expected[:3]
+    by_id = {e.id: e for e in straight.take_touched()}
+    for event in restarted.take_touched():
+        assert event.post_count == by_id[event.id].post_count
+        assert event.extra["centroid"] == by_id[event.id].extra["centroid"]
+
+
+def test_eviction_forgets_old_events(tracker, make):
+    tracker.assign(make("i0", INCIDENT[0]))
+    assert len(tracker) == 1
+    assert tracker.evict((T0 + timedelta(days=1)).timestamp()) == 1
+    assert len(tracker) == 0 and tracker.event_of("weibo:i0") == "ev:weibo:i0"
+    assert tracker.forget_posts((T0 + timedelta(days=1)).timestamp()) == 1 and tracker.event_of("weibo:i0") is None
+
+
+def test_event_round_trips_through_json(tracker, make):
+    for i, text in enumerate(INCIDENT):
+        tracker.assign(make(f"i{i}", text, hours=i))
+    [event] = tracker.take_touched()
+    assert Event.model_validate_json(event.model_dump_json()) == event
