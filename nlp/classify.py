@@ -1,10 +1,19 @@
-"""Text classifier: TF-IDF over character and word n-grams feeding a multinomial logistic regression.
+"""Text classifiers behind one loader.
 
-A model is a directory (save_pretrained style), readable without pickles:
+`load_classifier(path)` reads path/config.json and returns the implementation
+its `format` names: the linear `TextClassifier` below, or the transformer in
+`nlp.transformer` (needs torch). Both follow the `Classifier` protocol.
+
+The linear model: TF-IDF over character and word n-grams, optionally with
+negation scope marking and a lexicon block (nlp.lexicons), feeding a
+multinomial logistic regression or a linear SVM with calibrated softmax
+scores. A model is a directory (save_pretrained style), readable without
+pickles:
 
     config.json    task, labels, feature settings, training data, dev metrics
     vocab.json     the character and word n-gram vocabularies, in column order
     weights.npz    idf per vocabulary, coefficients and intercepts (float32)
+    lexicon.json   lexicon entries and negation cues (only when the features use them)
     README.md      model card
 
 Inference is a sparse matrix product and a softmax, so a model loads in well
@@ -21,13 +30,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .errors import ModelFormatError, ModelNotFoundError
+from .lexicons import FEATURE_NAMES as LEXICON_FEATURES, Lexicon
 from .textnorm import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -35,6 +45,7 @@ logger = logging.getLogger(__name__)
 FORMAT_NAME = "yuqing-text-classifier"
 FORMAT_VERSION = 1
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "vocab.json", "weights.npz", "README.md"
+LEXICON_FILE = "lexicon.json"
 _DIGITS = re.compile(r"\d+")
 
 
@@ -50,6 +61,14 @@ class FeatureConfig:
     keep_features: int | None = 80_000   # after a first fit, refit on the n-grams with the largest weights
     collapse_digits: bool = True   # every digit run reads as "0": phone numbers and dates are not tone or topic
     normalization: str = "NFKC, lower case, whitespace runs → one space"
+    negation: bool = False         # words in a negation's scope become ¬word (不满意 ≠ 满意)
+    negation_window: int = 3       # content words a negation cue reaches, within one clause
+    lexicon: bool = False          # dense lexicon block: polarity hits (negation-aware) and DUTIR families
+    lexicon_scale: float = 0.3     # weight of the lexicon block next to the unit-length TF-IDF rows
+
+    @property
+    def needs_lexicon(self) -> bool:
+        return self.negation or self.lexicon
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FeatureConfig":
@@ -65,6 +84,76 @@ class ModelConfig:
     C: float = 3.0
     class_weight: str | None = "balanced"
     max_iter: int = 300
+    # "logistic": multinomial logistic regression. "svm": linear SVM (squared hinge), whose
+    # scores become probabilities through a softmax temperature fitted on out-of-fold scores.
+    loss: str = "logistic"
+    calibration_folds: int = 3
+
+
+TRANSFORMER_FORMAT_NAME = "yuqing-transformer-classifier"
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """What every model directory loads into (linear or transformer).
+
+    `words` are pre-segmented jieba words for each text; the linear model reuses
+    them, the transformer ignores them. `probabilities` returns the same numbers
+    as `predict_proba` as an (n_texts, n_labels) float32 array in `labels` order.
+    """
+
+    labels: list[str]
+    config: dict[str, Any]
+
+    @property
+    def task(self) -> str: ...
+
+    def predict(self, texts: Sequence[str], *, words: Sequence[Sequence[str]] | None = None
+                ) -> list[tuple[str, float]]: ...
+
+    def predict_proba(self, texts: Sequence[str], *, words: Sequence[Sequence[str]] | None = None
+                      ) -> list[dict[str, float]]: ...
+
+    def probabilities(self, texts: Sequence[str], *, words: Sequence[Sequence[str]] | None = None) -> np.ndarray: ...
+
+
+def read_model_config(path: str | Path) -> dict[str, Any]:
+    """config.json of a model directory, with errors that say what to do."""
+    config_path = Path(path) / CONFIG_FILE
+    if not config_path.is_file():
+        raise ModelNotFoundError(f"model directory {path} has no {CONFIG_FILE}; "
+                                 "train one with `yuqing nlp train <task>`")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{config_path} is unreadable: {exc}") from None
+    if not isinstance(config, dict):
+        raise ModelFormatError(f"{config_path} is not a JSON object")
+    return config
+
+
+def load_classifier(path: str | Path, *, segmenter=None, device: str | None = None) -> Classifier:
+    """Load any model directory: reads path/config.json and returns the right implementation.
+
+    Linear models (`yuqing-text-classifier`) load with numpy alone; transformer
+    models (`yuqing-transformer-classifier`) need torch and transformers
+    (`pip install -e '.[transformer]'`). `segmenter` is shared with the linear
+    model; `device` ("cpu", "cuda") only matters for the transformer.
+    """
+    path = Path(path)
+    config = read_model_config(path)
+    fmt = config.get("format")
+    if fmt == FORMAT_NAME:
+        return TextClassifier.load(path, segmenter=segmenter)
+    if fmt == TRANSFORMER_FORMAT_NAME:
+        try:
+            from .transformer.model import TransformerClassifier
+        except ImportError as exc:
+            raise ModelFormatError(f"{path} is a transformer model but {exc.name or exc} is not installed; "
+                                   "install the extra: pip install -e '.[transformer]'") from None
+        return TransformerClassifier.load(path, device=device)
+    raise ModelFormatError(f"{path / CONFIG_FILE}: unknown model format {fmt!r} "
+                           f"(expected {FORMAT_NAME!r} or {TRANSFORMER_FORMAT_NAME!r})")
 
 
 def _char_vectorizer(cfg: FeatureConfig, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
@@ -94,13 +183,18 @@ def _truncate_words(words: Sequence[str], max_chars: int) -> list[str]:
 class TextClassifier:
     """Predicts one label per text with class probabilities."""
 
+    uses_words = True    # callers that segmented already should pass `words`
+
     def __init__(self, config: dict[str, Any], char_vectorizer: TfidfVectorizer, word_vectorizer: TfidfVectorizer,
-                 coef: np.ndarray, intercept: np.ndarray, segmenter=None):
+                 coef: np.ndarray, intercept: np.ndarray, segmenter=None, lexicon: Lexicon | None = None):
         self.config = config
         self.labels: list[str] = list(config["labels"])
         self.features = FeatureConfig.from_dict(config.get("features", {}))
+        if self.features.needs_lexicon and lexicon is None:
+            raise ModelFormatError("the model's features use a lexicon but none was given (lexicon.json missing?)")
         self._char = char_vectorizer
         self._word = word_vectorizer
+        self._lexicon = lexicon
         self._coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)    # (n_features, n_labels)
         self._intercept = intercept.astype(np.float32)
         self._segmenter = segmenter
@@ -114,7 +208,11 @@ class TextClassifier:
 
     @property
     def n_features(self) -> int:
-        return len(self._char.vocabulary_) + len(self._word.vocabulary_)
+        return len(self._char.vocabulary_) + len(self._word.vocabulary_) + _n_lexicon_columns(self.features)
+
+    @property
+    def lexicon(self) -> Lexicon | None:
+        return self._lexicon
 
     @property
     def segmenter(self):
@@ -124,12 +222,12 @@ class TextClassifier:
         return self._segmenter
 
     # --- features --------------------------------------------------------
-    def _documents(self, texts: Sequence[str], words: Sequence[Sequence[str]] | None) -> tuple[list[str], list[str]]:
-        return prepare_documents(texts, words, self.features, lambda: self.segmenter)
-
     def _matrix(self, texts: Sequence[str], words: Sequence[Sequence[str]] | None) -> sparse.csr_matrix:
-        chars, word_docs = self._documents(texts, words)
-        return sparse.hstack([self._char.transform(chars), self._word.transform(word_docs)], format="csr")
+        docs = prepare_documents(texts, words, self.features, lambda: self.segmenter, self._lexicon)
+        blocks = [self._char.transform(docs.chars), self._word.transform(docs.words)]
+        if docs.lexicon is not None:
+            blocks.append(sparse.csr_matrix(docs.lexicon))
+        return sparse.hstack(blocks, format="csr")
 
     # --- prediction ------------------------------------------------------
     def probabilities(self, texts: Sequence[str], *, words: Sequence[Sequence[str]] | None = None,
@@ -160,8 +258,13 @@ class TextClassifier:
     def train(cls, texts: Sequence[str], labels: Sequence[str], *, task: str = "custom",
               label_order: Sequence[str] | None = None, features: FeatureConfig | None = None,
               model: ModelConfig | None = None, words: Sequence[Sequence[str]] | None = None,
-              segmenter=None, extra_config: dict[str, Any] | None = None) -> "TextClassifier":
-        """Fit vectorizers and a multinomial logistic regression on (text, label) pairs."""
+              segmenter=None, extra_config: dict[str, Any] | None = None,
+              lexicon: Lexicon | None = None) -> "TextClassifier":
+        """Fit vectorizers and a multinomial logistic regression on (text, label) pairs.
+
+        `lexicon` is required when `features.negation` or `features.lexicon` is on; it is
+        restricted to the words of the training texts and saved with the model.
+        """
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
         present = sorted(set(labels))
@@ -173,9 +276,13 @@ class TextClassifier:
             raise ValueError(f"labels {sorted(unknown)} are not in label_order {order}")
         features = features or FeatureConfig()
         model = model or ModelConfig()
+        if features.needs_lexicon and lexicon is None:
+            raise ValueError("features.negation / features.lexicon need a lexicon (nlp.lexicons.Lexicon)")
+        if model.loss not in _MODEL_TYPES:
+            raise ValueError(f"unknown loss {model.loss!r}; use one of {', '.join(_MODEL_TYPES)}")
         config: dict[str, Any] = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "task": task, "labels": order,
-            "features": asdict(features), "model": {"type": "multinomial_logistic_regression", **asdict(model)},
+            "features": asdict(features), "model": {"type": _MODEL_TYPES[model.loss], **asdict(model)},
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "library_versions": _versions(),
             **(extra_config or {}),
@@ -186,21 +293,35 @@ class TextClassifier:
         if segmenter is None and words is None:
             from .segment import default_segmenter
             segmenter = default_segmenter()
-        chars, word_docs = prepare_documents(texts, words, features, lambda: segmenter)
-        X = sparse.hstack([char_vec.fit_transform(chars), word_vec.fit_transform(word_docs)], format="csr")
+        if words is None:
+            words = [segmenter.cut(t[: features.max_chars]) for t in texts]
+        if lexicon is not None:
+            lexicon = lexicon.restrict(normalize_text(w) for ws in words for w in ws)
+        docs = prepare_documents(texts, words, features, lambda: segmenter, lexicon)
+        dense = [] if docs.lexicon is None else [sparse.csr_matrix(docs.lexicon)]
+        X = sparse.hstack([char_vec.fit_transform(docs.chars), word_vec.fit_transform(docs.words), *dense],
+                          format="csr")
         for vec in (char_vec, word_vec):
             vec.stop_words_ = None   # the pruned-terms set is large and useless after fitting
         clf = _fit(X, labels, model, task)
-        if features.keep_features and X.shape[1] > features.keep_features:
+        n_ngrams = len(char_vec.vocabulary_) + len(word_vec.vocabulary_)
+        if features.keep_features and n_ngrams > features.keep_features:
             # Most n-grams carry almost no weight; dropping them shrinks the model several-fold
             # at no measurable cost, and the refit lets the kept weights absorb their share.
-            strength = np.abs(clf.coef_).max(axis=0)
-            keep = np.sort(np.argsort(strength)[::-1][: features.keep_features])
+            strength = np.abs(clf.coef_[:, :n_ngrams]).max(axis=0)
+            keep = np.argsort(strength)[::-1][: features.keep_features]
             n_char = len(char_vec.vocabulary_)
+            # each block keeps at least its strongest column: an empty vocabulary cannot be restored
+            for block in (slice(0, n_char), slice(n_char, n_ngrams)):
+                if not ((keep >= block.start) & (keep < block.stop)).any() and block.stop > block.start:
+                    keep = np.append(keep, block.start + int(strength[block].argmax()))
+            keep = np.sort(keep)
             char_vec = _restrict(char_vec, keep[keep < n_char], eff, _char_vectorizer)
             word_vec = _restrict(word_vec, keep[keep >= n_char] - n_char, eff, _word_vectorizer)
-            X = sparse.hstack([char_vec.transform(chars), word_vec.transform(word_docs)], format="csr")
+            X = sparse.hstack([char_vec.transform(docs.chars), word_vec.transform(docs.words), *dense], format="csr")
             clf = _fit(X, labels, model, task)
+        temperature = _calibrate(X, labels, model, task) if model.loss == "svm" else 1.0
+        config["model"]["temperature"] = round(temperature, 4)
         coef = np.zeros((len(order), X.shape[1]), dtype=np.float32)
         intercept = np.full(len(order), -1e4, dtype=np.float32)   # a label unseen in training is never predicted
         if len(clf.classes_) == 2:   # sklearn keeps one row for binary problems
@@ -209,9 +330,10 @@ class TextClassifier:
         else:
             rows = {c: (clf.coef_[i], clf.intercept_[i]) for i, c in enumerate(clf.classes_)}
         for label, (c, b) in rows.items():
-            coef[order.index(label)] = c
-            intercept[order.index(label)] = b
-        return cls(config, char_vec, word_vec, coef, intercept, segmenter)
+            # The temperature is folded into the weights: softmax(T·(Wx+b)) = softmax((TW)x + Tb).
+            coef[order.index(label)] = c * temperature
+            intercept[order.index(label)] = b * temperature
+        return cls(config, char_vec, word_vec, coef, intercept, segmenter, lexicon if features.needs_lexicon else None)
 
     # --- persistence -----------------------------------------------------
     def save(self, path: str | Path, card: str | None = None) -> None:
@@ -224,6 +346,10 @@ class TextClassifier:
         np.savez_compressed(tmp, char_idf=self._char.idf_.astype(np.float32), word_idf=self._word.idf_.astype(np.float32),
                             coef=self._coef_t.T.astype(np.float32), intercept=self._intercept)
         tmp.replace(path / WEIGHTS_FILE)
+        if self._lexicon is not None:
+            _atomic_write(path / LEXICON_FILE, self._lexicon.to_json())
+        elif (path / LEXICON_FILE).exists():
+            (path / LEXICON_FILE).unlink()   # a stale lexicon from an earlier model in this folder
         _atomic_write(path / CONFIG_FILE, json.dumps(self.config, ensure_ascii=False, indent=2) + "\n")
         _atomic_write(path / CARD_FILE, card if card is not None else default_card(self.config))
 
@@ -245,22 +371,67 @@ class TextClassifier:
             raise ModelFormatError(f"{path / CONFIG_FILE}: not a {FORMAT_NAME} v{FORMAT_VERSION} model "
                                    f"(format={config.get('format')!r}, version={config.get('format_version')!r})")
         features = FeatureConfig.from_dict(config.get("features", {}))
+        lexicon = None
+        if features.needs_lexicon:
+            try:
+                lexicon = Lexicon.from_json((path / LEXICON_FILE).read_text(encoding="utf-8"), str(path / LEXICON_FILE))
+            except OSError as exc:
+                raise ModelFormatError(f"model directory {path}: {LEXICON_FILE} unreadable ({exc})") from None
         char_vec = _char_vectorizer(features, {t: i for i, t in enumerate(vocab["char"])})
         word_vec = _word_vectorizer(features, {t: i for i, t in enumerate(vocab["word"])})
         if len(arrays["char_idf"]) != len(vocab["char"]) or len(arrays["word_idf"]) != len(vocab["word"]):
             raise ModelFormatError(f"model directory {path}: vocabulary and idf sizes differ")
         char_vec.idf_ = arrays["char_idf"]
         word_vec.idf_ = arrays["word_idf"]
-        model = cls(config, char_vec, word_vec, arrays["coef"], arrays["intercept"], segmenter)
+        model = cls(config, char_vec, word_vec, arrays["coef"], arrays["intercept"], segmenter, lexicon)
         logger.info("loaded %s model", model.task, extra={"path": str(path), "features": model.n_features})
         return model
 
 
+_MODEL_TYPES = {"logistic": "multinomial_logistic_regression", "svm": "linear_svm_softmax_calibrated"}
+
+
 def _fit(X, labels: Sequence[str], model: ModelConfig, task: str):
-    from sklearn.linear_model import LogisticRegression
     logger.info("fitting %s classifier", task, extra={"docs": X.shape[0], "features": X.shape[1]})
-    clf = LogisticRegression(C=model.C, max_iter=model.max_iter, class_weight=model.class_weight)
+    if model.loss == "svm":
+        from sklearn.svm import LinearSVC
+        clf = LinearSVC(C=model.C, class_weight=model.class_weight, max_iter=max(model.max_iter, 2000))
+    elif model.loss == "logistic":
+        from sklearn.linear_model import LogisticRegression
+        clf = LogisticRegression(C=model.C, max_iter=model.max_iter, class_weight=model.class_weight)
+    else:
+        raise ValueError(f"unknown loss {model.loss!r}; use 'logistic' or 'svm'")
     return clf.fit(X, list(labels))
+
+
+def _calibrate(X, labels: Sequence[str], model: ModelConfig, task: str) -> float:
+    """Softmax temperature for SVM scores that minimises log-loss on out-of-fold predictions."""
+    from scipy.optimize import minimize_scalar
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(labels)
+    counts = np.unique(y, return_counts=True)[1]
+    folds = min(model.calibration_folds, int(counts.min()))
+    if folds < 2:
+        return 1.0
+    scores, gold = [], []
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y):
+        clf = _fit(X[train_idx], y[train_idx], model, f"{task} calibration")
+        s = clf.decision_function(X[test_idx])
+        if s.ndim == 1:   # binary: softmax over ±s/2 is the sigmoid of s
+            s = np.stack([-s / 2, s / 2], axis=1)
+        scores.append(s)
+        gold.append(np.searchsorted(clf.classes_, y[test_idx]))
+    S, G = np.vstack(scores), np.concatenate(gold)
+
+    def nll(t: float) -> float:
+        z = S * t
+        z = z - z.max(axis=1, keepdims=True)
+        return float(-(z[np.arange(len(G)), G] - np.log(np.exp(z).sum(axis=1))).mean())
+
+    best = minimize_scalar(nll, bounds=(0.05, 50.0), method="bounded")
+    logger.info("calibrated %s svm", task, extra={"temperature": round(best.x, 3), "log_loss": round(best.fun, 4)})
+    return float(best.x)
 
 
 def _restrict(vec: TfidfVectorizer, columns: np.ndarray, cfg: FeatureConfig, make) -> TfidfVectorizer:
@@ -271,9 +442,20 @@ def _restrict(vec: TfidfVectorizer, columns: np.ndarray, cfg: FeatureConfig, mak
     return restricted
 
 
+@dataclass
+class Documents:
+    chars: list[str]                 # normalised text for the character vectorizer
+    words: list[str]                 # space-joined (negation-marked) words for the word vectorizer
+    lexicon: np.ndarray | None       # dense lexicon block, already scaled
+
+
+def _n_lexicon_columns(cfg: FeatureConfig) -> int:
+    return len(LEXICON_FEATURES) if cfg.lexicon else 0
+
+
 def prepare_documents(texts: Sequence[str], words: Sequence[Sequence[str]] | None, cfg: FeatureConfig,
-                      get_segmenter) -> tuple[list[str], list[str]]:
-    """Normalised character documents and space-joined word documents for the two vectorizers."""
+                      get_segmenter, lexicon: Lexicon | None = None) -> Documents:
+    """Normalised character documents, word documents and the lexicon block for one batch."""
     max_chars = cfg.max_chars
 
     def norm(text: str) -> str:
@@ -286,8 +468,13 @@ def prepare_documents(texts: Sequence[str], words: Sequence[Sequence[str]] | Non
         words = [segmenter.cut(t[:max_chars]) for t in texts]
     elif len(words) != len(texts):
         raise ValueError(f"got {len(words)} word lists for {len(texts)} texts")
-    word_docs = [" ".join(w for w in (norm(x) for x in _truncate_words(ws, max_chars)) if w) for ws in words]
-    return chars, word_docs
+    word_lists = [[w for w in (norm(x) for x in _truncate_words(ws, max_chars)) if w] for ws in words]
+    dense = None
+    if cfg.lexicon and lexicon is not None:
+        dense = lexicon.features(word_lists, cfg.negation_window) * np.float32(cfg.lexicon_scale)
+    if cfg.negation and lexicon is not None:
+        word_lists = [lexicon.mark_negation(ws, cfg.negation_window) for ws in word_lists]
+    return Documents(chars, [" ".join(ws) for ws in word_lists], dense)
 
 
 def _ordered_vocab(vec: TfidfVectorizer) -> list[str]:

@@ -7,6 +7,8 @@ folder raises DataNotFoundError with the path it looked at.
 Sources (see ../shared/data/README.md for repositories and commits):
   sentiment — SMP2020-EWECT Weibo emotions (Tom-HG/smp2020 @9b04c72) mapped to
               负面/中性/正面, plus weibo2018 hand-labelled polarity (dengxiuqi/weibo2018 @4c6145e);
+  emotion   — SMP2020-EWECT Weibo emotions, the 6 classes named in Chinese (English alias kept);
+  rumor     — CED original microblogs (thunlp/Chinese_Rumor_Dataset @c1178d8): 谣言 / 非谣言;
   topic     — 2020 Teddy Cup citizen messages, titles and details (Asimok/DataMining_study_before
               @09c99ac) for the 7 governance classes; 其他 from non-governance news headlines
               (THUCNews via 649453932/Chinese-Text-Classification-Pytorch @6cb2681, CLUE TNEWS via
@@ -32,6 +34,12 @@ logger = logging.getLogger(__name__)
 SENTIMENT_LABELS = ["负面", "中性", "正面"]
 TOPIC_LABELS = ["城乡建设", "环境保护", "交通运输", "劳动和社会保障", "教育文体", "卫生计生", "商贸旅游", "其他"]
 OTHER_TOPIC = "其他"
+# SMP2020-EWECT classes in Chinese; config.json keeps the English names as aliases.
+EMOTION_LABELS = ["愤怒", "中性", "高兴", "悲伤", "惊奇", "恐惧"]
+EMOTION_ALIASES = {"愤怒": "angry", "中性": "neutral", "高兴": "happy", "悲伤": "sad", "惊奇": "surprise",
+                   "恐惧": "fear"}
+RUMOR_LABELS = ["谣言", "非谣言"]
+RUMOR_FLAG = "谣言"      # the label whose probability becomes Post.rumor.score
 
 # SMP2020-EWECT emotion → polarity. `surprise` is dropped: it is as often pleasant
 # (惊喜) as unpleasant (震惊), so either mapping would teach the model noise.
@@ -57,6 +65,7 @@ DATA_PROVENANCE = {
     "thucnews": "news_titles/thucnews_titles_dev.txt — 649453932/Chinese-Text-Classification-Pytorch @6cb2681 (MIT)",
     "tnews": "news_titles/tnews_dev.jsonl — CLUE TNEWS via tigergeng/TextCNN @7e97026",
     "weibo_usual": "weibo_emotion/smp2020_ewect_train.csv (domain=usual) — Tom-HG/smp2020 @9b04c72",
+    "ced": "weibo_rumor/ced_original_microblogs.tsv — thunlp/Chinese_Rumor_Dataset @c1178d8",
 }
 
 
@@ -139,6 +148,40 @@ def load_sentiment(data_dir: str | Path) -> list[Example]:
     examples = load_smp2020(data_dir, counter) + load_weibo2018(data_dir, counter)
     counter.report()
     return examples
+
+
+# --- emotion -----------------------------------------------------------------
+def load_emotion(data_dir: str | Path) -> list[Example]:
+    """The 6 SMP2020-EWECT classes (usual + virus domains), labels in Chinese."""
+    by_english = {english: chinese for chinese, english in EMOTION_ALIASES.items()}
+    counter = _RowCounter()
+    out = []
+    with _open_text(Path(data_dir) / "weibo_emotion" / "smp2020_ewect_train.csv") as fh:
+        for row in csv.DictReader(fh):
+            text, emotion = clean_weibo(row.get("content") or ""), row.get("label")
+            if not text or emotion not in by_english:
+                counter.skip("smp2020_ewect_train.csv")
+                continue
+            out.append(Example(text, by_english[emotion], "smp2020_ewect"))
+    counter.report()
+    return out
+
+
+# --- rumor -------------------------------------------------------------------
+def load_rumor(data_dir: str | Path) -> list[Example]:
+    """CED source posts: label_rumor 1 → 谣言, 0 → 非谣言."""
+    counter = _RowCounter()
+    out = []
+    with _open_text(Path(data_dir) / "weibo_rumor" / "ced_original_microblogs.tsv") as fh:
+        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for row in reader:
+            text, flag = clean_weibo(row.get("text") or ""), row.get("label_rumor")
+            if not text or flag not in ("0", "1"):
+                counter.skip("ced_original_microblogs.tsv")
+                continue
+            out.append(Example(text, RUMOR_LABELS[0] if flag == "1" else RUMOR_LABELS[1], "ced"))
+    counter.report()
+    return out
 
 
 # --- topic -------------------------------------------------------------------

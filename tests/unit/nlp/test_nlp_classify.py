@@ -88,3 +88,83 @@ def test_foreign_config_is_rejected(tiny, tmp_path):
     (tmp_path / "m" / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ModelFormatError, match="not a yuqing-text-classifier"):
         TextClassifier.load(tmp_path / "m")
+
+
+# --- negation, lexicon block, SVM loss, the shared loader ---------------------------------------
+from nlp.classify import ModelConfig, load_classifier  # noqa: E402
+from nlp.lexicons import FEATURE_NAMES, NEGATED, Lexicon  # noqa: E402
+
+LEXICON = Lexicon(polarity={"满意": 1.0, "开心": 1.0, "感谢": 1.0, "失望": -1.0, "太差": -1.0, "气人": -1.0},
+                  categories={"开心": 0, "感谢": 1, "气人": 2, "失望": 3},
+                  degree={"非常": 2.0, "很": 1.75}, negation=frozenset({"不", "没有", "不是"}))
+
+
+def test_negation_scope_stops_at_punctuation():
+    words = ["我", "不是", "很", "满意", "这个", "服务", "，", "太差", "了"]
+    assert LEXICON.mark_negation(words, window=3) == ["我", "不是", NEGATED + "很", NEGATED + "满意",
+                                                      NEGATED + "这个", "服务", "，", "太差", "了"]
+
+
+def test_lexicon_features_count_negated_and_boosted_hits():
+    pos, neg, negated_pos, negated_neg, negations = range(5)
+    row = LEXICON.features([["非常", "开心", "，", "不", "满意", "，", "太差"]])[0]
+    assert row.shape == (len(FEATURE_NAMES),)
+    assert row[pos] == pytest.approx(np.log1p(2.0))          # 开心 boosted by 非常
+    assert row[negated_pos] == pytest.approx(np.log1p(1.0))  # 不 满意
+    assert row[neg] == pytest.approx(np.log1p(1.0)) and row[negated_neg] == 0 and row[negations] > 0
+    assert row[5 + 0] > 0                                     # DUTIR 乐 (开心)
+
+
+def test_lexicon_round_trips_through_json_and_restricts():
+    again = Lexicon.from_json(LEXICON.to_json())
+    assert again.polarity == LEXICON.polarity and again.negation == LEXICON.negation
+    small = LEXICON.restrict(["满意", "不"])
+    assert small.polarity == {"满意": 1.0} and small.negation == {"不"}
+    with pytest.raises(ModelFormatError, match="malformed"):
+        Lexicon.from_json('{"polarity": 3}')
+
+
+def test_model_with_negation_and_lexicon_saves_its_lexicon(segmenter, tmp_path):
+    features = FeatureConfig(negation=True, lexicon=True)
+    with pytest.raises(ValueError, match="need a lexicon"):
+        TextClassifier.train(TEXTS, LABELS, features=features, segmenter=segmenter)
+    model = TextClassifier.train(TEXTS, LABELS, task="sentiment", features=features, segmenter=segmenter,
+                                 lexicon=LEXICON)
+    assert model.n_features == len(model._char.vocabulary_) + len(model._word.vocabulary_) + len(FEATURE_NAMES)
+    model.save(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / "lexicon.json").read_text("utf-8"))
+    # restricted to words the training texts contain: 开心 occurs, 满意 does not
+    assert "开心" in saved["polarity"] and "满意" not in saved["polarity"]
+    loaded = load_classifier(tmp_path / "m", segmenter=segmenter)
+    probe = ["我不满意，太差了", "非常开心，感谢"]
+    assert np.allclose(loaded.probabilities(probe), model.probabilities(probe), atol=1e-6)
+    (tmp_path / "m" / "lexicon.json").unlink()
+    with pytest.raises(ModelFormatError, match="lexicon.json"):
+        TextClassifier.load(tmp_path / "m")
+
+
+def test_svm_loss_gives_calibrated_probabilities(segmenter):
+    model = TextClassifier.train(TEXTS * 3, LABELS * 3, task="sentiment", label_order=["负面", "中性", "正面"],
+                                 model=ModelConfig(C=0.5, loss="svm"), segmenter=segmenter)
+    assert model.config["model"]["type"] == "linear_svm_softmax_calibrated"
+    assert model.config["model"]["temperature"] > 0
+    probs = model.probabilities(["工资拖欠半年，讨薪无门", "医生耐心细致，非常感谢"])
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert [model.labels[i] for i in probs.argmax(axis=1)] == ["负面", "正面"]
+    with pytest.raises(ValueError, match="unknown loss"):
+        TextClassifier.train(TEXTS, LABELS, model=ModelConfig(loss="hinge?"), segmenter=segmenter)
+
+
+def test_pruning_never_empties_a_block(segmenter):
+    model = TextClassifier.train(TEXTS, LABELS, features=FeatureConfig(keep_features=1), segmenter=segmenter)
+    assert len(model._char.vocabulary_) >= 1 and len(model._word.vocabulary_) >= 1
+
+
+@pytest.mark.shared_data
+def test_lexicon_from_shared_data(shared_data, tmp_path):
+    lexicon = Lexicon.from_shared_data(shared_data / "lexicons")
+    assert len(lexicon.polarity) > 20000 and "不" in lexicon.negation and "非常" in lexicon.degree
+    assert lexicon.polarity["满意"] > 0 and lexicon.polarity["失望"] < 0
+    from nlp.errors import DataNotFoundError
+    with pytest.raises(DataNotFoundError, match="negation_words.txt"):
+        Lexicon.from_shared_data(tmp_path)
