@@ -29,7 +29,13 @@ def create_store(settings: "Settings") -> Store:
         user_dicts = [settings.path(p) for p in settings.app.nlp.user_dicts]
         return SQLiteStore(settings.path(config.sqlite.path), user_dicts=user_dicts)
     if config.backend == "elasticsearch":
-        raise BackendNotAvailable(
-            "store.backend 'elasticsearch' is not available in this version; "
-            f"set store.backend: sqlite in {settings.config_path}")
+        try:
+            import elasticsearch  # noqa: F401 - only to give a clear message when the extra is missing
+        except ImportError:
+            raise BackendNotAvailable("store.backend 'elasticsearch' needs the client: "
+                                      "pip install 'yuqing-sentinel[es]'") from None
+        from .es_store import ElasticsearchStore
+        user_dicts = [settings.path(p) for p in settings.app.nlp.user_dicts]
+        return ElasticsearchStore.from_settings(config.elasticsearch, base_dir=settings.base_dir,
+                                                user_dicts=user_dicts)
     raise BackendNotAvailable(f"unknown store backend {config.backend!r}; use sqlite or elasticsearch")

@@ -10,6 +10,7 @@ the next read (e.g. Elasticsearch with refresh="wait_for").
 """
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,8 +28,31 @@ def sqlite_backend(tmp_path: Path, request: pytest.FixtureRequest) -> StoreMaker
     return lambda: SQLiteStore(path)
 
 
+def elasticsearch_backend(tmp_path: Path, request: pytest.FixtureRequest) -> StoreMaker:
+    """The real test node (index.es_node); each test gets its own index prefix, dropped afterwards."""
+    from index.es_client import ConnectionSettings
+    from index.es_node import url_for_tests
+    from index.es_store import ElasticsearchStore
+
+    url = url_for_tests()
+    prefix = f"yqt-{secrets.token_hex(4)}"
+
+    def make() -> Store:
+        return ElasticsearchStore(ConnectionSettings(hosts=(url,)), index_prefix=prefix, replicas=0,
+                                  spool_dir=tmp_path / "spool")
+
+    def drop() -> None:
+        cleaner = ElasticsearchStore(ConnectionSettings(hosts=(url,)), index_prefix=prefix)
+        cleaner.drop()
+        cleaner.close()
+
+    request.addfinalizer(drop)
+    return make
+
+
 BACKENDS: dict[str, BackendFactory] = {
     "sqlite": sqlite_backend,
+    "elasticsearch": elasticsearch_backend,
 }
 
 

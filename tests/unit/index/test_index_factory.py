@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from index import BackendNotAvailable, SQLiteStore, StoreError, create_store
+from index import SQLiteStore, StoreError, create_store
 from yuqing.config import (
     Agency, AgenciesFile, AppConfig, NlpSettings, RulesFile, Settings, SourcesFile, StoreSettings, TopicsFile,
 )
@@ -28,7 +28,17 @@ def test_sqlite_backend_resolves_its_path_against_the_base_dir(tmp_path: Path):
     assert store.path.exists()
 
 
-def test_elasticsearch_backend_is_not_available_yet(tmp_path: Path):
-    with pytest.raises(BackendNotAvailable, match="elasticsearch") as info:
-        create_store(settings(tmp_path, backend="elasticsearch"))
-    assert isinstance(info.value, StoreError) and isinstance(info.value, NotImplementedError)
+def test_elasticsearch_backend_is_built_from_its_settings(tmp_path: Path):
+    from index.es_store import ElasticsearchStore
+    store = create_store(settings(tmp_path, backend="elasticsearch",
+                                  elasticsearch={"hosts": "http://es1:9200,http://es2:9200", "index_prefix": "city"}))
+    assert isinstance(store, ElasticsearchStore)
+    assert store.connection.hosts == ("http://es1:9200", "http://es2:9200")
+    assert store.names.posts_alias == "city-posts"
+    assert store.spool.directory == tmp_path / "var" / "spool"
+
+
+def test_elasticsearch_backend_names_a_missing_secret(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("YQ_TEST_ES_KEY", raising=False)
+    with pytest.raises(StoreError, match="YQ_TEST_ES_KEY"):
+        create_store(settings(tmp_path, backend="elasticsearch", elasticsearch={"api_key_env": "YQ_TEST_ES_KEY"}))

@@ -1,0 +1,149 @@
+"""PostQuery → Elasticsearch query DSL.
+
+Search text follows the SQLite backend's rules so both backends find the same
+posts: bare words are ANDed, each cut by the index-side jieba; a word matches
+as itself or as all its dictionary sub-words in `content_seg` (word-level, so
+'市民' does not match inside '城市民生'); a "quoted phrase" matches consecutive
+characters of title or content (standard analyzer, CJK unigrams). User text is
+only ever used as term/phrase values, never parsed as query syntax.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from .schema import aware
+from .segment import Segmenter, split_query
+from .store import KEYWORD_FIELDS, PostQuery
+
+# Store keyword field → document field.
+FIELD_PATHS: dict[str, str] = {
+    "platform": "platform", "source": "source", "sentiment": "sentiment.label", "emotion": "emotion.label",
+    "topic": "topic", "province": "region.province", "city": "region.city", "district": "region.district",
+    "region_code": "region.code", "event_id": "event_id", "dup_group": "dup_group", "author": "author.name",
+}
+assert set(FIELD_PATHS) == set(KEYWORD_FIELDS), "every keyword field needs a document field"
+TERM_FIELDS = ("tokens", "keywords")
+REGION_CODE_FIELDS = ("region.province_code", "region.city_code", "region.district_code")
+TITLE_BOOST = 2.0
+MATCH_NONE: dict[str, Any] = {"match_none": {}}
+
+
+def es_time(dt: datetime) -> str:
+    """An instant as UTC ISO-8601 with microseconds (published_at is date_nanos, so exact)."""
+    return aware(dt).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _value(x: Any) -> Any:
+    return x.value if isinstance(x, Enum) else x
+
+
+def field_path(name: str, *, allow_terms: bool = False) -> str:
+    if name in FIELD_PATHS:
+        return FIELD_PATHS[name]
+    if allow_terms and name in TERM_FIELDS:
+        return name
+    extra = " (terms also accepts tokens, keywords)" if allow_terms else ""
+    raise ValueError(f"unknown field {name!r}; use one of {', '.join(KEYWORD_FIELDS)}{extra}")
+
+
+@dataclass
+class TextMatch:
+    """Search text as query clauses. `clauses` None: nothing searchable, match nothing."""
+    clauses: list[dict[str, Any]] | None
+    boosts: list[dict[str, Any]] = field(default_factory=list)     # scoring only
+    highlight: list[str] = field(default_factory=list)             # strings to mark in title/content
+
+
+class TextQueryBuilder:
+    def __init__(self, segmenter: Segmenter):
+        self.segmenter = segmenter
+
+    def build(self, text: str) -> TextMatch:
+        parsed = split_query(text)
+        clauses: list[dict[str, Any]] = []
+        boosts: list[dict[str, Any]] = []
+        marks: list[str] = []
+        for phrase in dict.fromkeys(parsed.phrases):
+            words = self.segmenter.words(phrase)
+            if not words:
+                continue
+            spaced = " ".join(words)
+            clauses.append({"bool": {"should": [
+                {"match_phrase": {"title": {"query": spaced, "boost": TITLE_BOOST}}},
+                {"match_phrase": {"content": {"query": spaced}}},
+            ], "minimum_should_match": 1}})
+            marks.append(spaced)
+        for chunk in dict.fromkeys(parsed.chunks):
+            words = self.segmenter.words(chunk)
+            if not words:
+                continue
+            for word in words:
+                clauses.append(self._word(word))
+                boosts.append({"match_phrase": {"title": {"query": word, "boost": TITLE_BOOST}}})
+                marks.append(word)
+                marks.extend(self.segmenter.pieces(word))
+        if not clauses:
+            return TextMatch(None)
+        return TextMatch(clauses, boosts, list(dict.fromkeys(marks)))
+
+    def _word(self, word: str) -> dict[str, Any]:
+        term = {"term": {"content_seg": word.lower()}}
+        pieces = self.segmenter.pieces(word)
+        if not pieces:
+            return term
+        return {"bool": {"should": [
+            term, {"bool": {"filter": [{"term": {"content_seg": p.lower()}} for p in pieces]}},
+        ], "minimum_should_match": 1}}
+
+    @staticmethod
+    def highlight_query(field_name: str, marks: list[str]) -> dict[str, Any]:
+        return {"bool": {"should": [{"match_phrase": {field_name: m}} for m in marks], "minimum_should_match": 1}}
+
+
+class PostQueryBuilder:
+    """Filters and text of a PostQuery as one bool query."""
+
+    def __init__(self, segmenter: Segmenter):
+        self.text = TextQueryBuilder(segmenter)
+
+    def filters(self, query: PostQuery) -> list[dict[str, Any]]:
+        clauses: list[dict[str, Any]] = []
+        if query.start is not None or query.end is not None:
+            bounds: dict[str, str] = {}
+            if query.start is not None:
+                bounds["gte"] = es_time(query.start)
+            if query.end is not None:
+                bounds["lt"] = es_time(query.end)
+            clauses.append({"range": {"published_at": bounds}})
+        for name, values in (("platform", query.platforms), ("source", query.sources),
+                             ("sentiment.label", query.sentiments), ("topic", query.topics),
+                             ("event_id", query.event_ids), ("id", query.ids)):
+            if values:
+                clauses.append({"terms": {name: [_value(v) for v in values]}})
+        if query.region_codes:
+            codes = list(query.region_codes)
+            clauses.append({"bool": {"should": [{"terms": {f: codes}} for f in REGION_CODE_FIELDS],
+                                     "minimum_should_match": 1}})
+        if query.enriched is not None:
+            exists = {"exists": {"field": "enriched_at"}}
+            clauses.append(exists if query.enriched else {"bool": {"must_not": [exists]}})
+        return clauses
+
+    def build(self, query: PostQuery, *, scored: bool = False) -> tuple[dict[str, Any], TextMatch | None]:
+        """The bool query, and the text match when the query has text.
+
+        Unscored queries (counts, aggregations) put the text clauses in filter context.
+        """
+        filters = self.filters(query)
+        text = (query.text or "").strip()
+        if not text:
+            return ({"bool": {"filter": filters}} if filters else {"match_all": {}}), None
+        match = self.text.build(text)
+        if match.clauses is None:
+            return MATCH_NONE, match
+        if scored:
+            return {"bool": {"must": match.clauses, "should": match.boosts, "filter": filters}}, match
+        return {"bool": {"filter": [*filters, *match.clauses]}}, match
