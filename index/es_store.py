@@ -38,10 +38,10 @@ from .es_client import ConnectionSettings, build_client, translated
 from .es_docs import PostDocuments, alert_document, event_document, load_alert, load_event
 from .es_mappings import KINDS, IndexNames, index_templates, mapping
 from .es_query import MATCH_NONE, PostQueryBuilder, TextQueryBuilder, es_time, field_path
-from .schema import DEFAULT_TZ, Alert, Event, Post, aware, now
+from .schema import Alert, Event, Post, aware, now
 from .segment import get_segmenter
 from .spool import Spool
-from .sqlite_store import INTERVAL_SECONDS, MAX_BUCKETS, _bucket_start, highlight_text
+from .sqlite_store import INTERVAL_SECONDS, MAX_BUCKETS, _bucket_start, dense_buckets, highlight_text
 from .store import (
     Bucket, Interval, PostQuery, SearchHit, SearchResult, Store, StoreError, StoreUnavailable, TimeBucket,
     UpsertReport,
@@ -628,15 +628,7 @@ class ElasticsearchStore(Store):
                     counts[b["key"] // 1000] = {"_all": b["doc_count"]}
             else:
                 self._grouped_counts(self._with_value(es_query, path), date_histogram, path, counts)
-        if not counts and (lo is None or hi is None):
-            return []
-        first = lo if lo is not None else min(counts)
-        last = hi if hi is not None else max(counts)
-        if (last - first) // width + 1 > MAX_BUCKETS:
-            raise ValueError(f"{interval} buckets over this range exceed {MAX_BUCKETS}; use a wider interval")
-        empty = {} if path else {"_all": 0}
-        return [TimeBucket(start=datetime.fromtimestamp(b, DEFAULT_TZ), counts=counts.get(b, dict(empty)))
-                for b in range(first, last + 1, width)]
+        return dense_buckets(counts, lo, hi, width, interval, grouped=bool(path))
 
     def _grouped_counts(self, es_query: dict[str, Any], date_histogram: dict[str, Any], path: str,
                         counts: dict[int, dict[str, int]]) -> None:

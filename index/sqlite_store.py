@@ -447,6 +447,23 @@ def _bucket_sql(interval: str) -> str:
     return f"({key} - ((({key} % {width}) + {width}) % {width}) - {shift})"
 
 
+def dense_buckets(counts: dict[int, dict[str, int]], lo: int | None, hi: int | None, width: int,
+                  interval: str, *, grouped: bool) -> list[TimeBucket]:
+    """Every bucket from lo (or the first with posts) to hi (or the last), empty ones included.
+
+    Shared by both backends so their histograms agree bucket for bucket.
+    """
+    if not counts and (lo is None or hi is None):
+        return []
+    first = lo if lo is not None else min(counts)
+    last = hi if hi is not None else max(counts)
+    if (last - first) // width + 1 > MAX_BUCKETS:
+        raise ValueError(f"{interval} buckets over this range exceed {MAX_BUCKETS}; use a wider interval")
+    empty = {} if grouped else {"_all": 0}
+    return [TimeBucket(start=datetime.fromtimestamp(b, DEFAULT_TZ), counts=counts.get(b, dict(empty)))
+            for b in range(first, last + 1, width)]
+
+
 def _bucket_start(epoch: float, interval: str) -> int:
     """Python twin of _bucket_sql."""
     width = INTERVAL_SECONDS[interval]
@@ -774,15 +791,7 @@ class SQLiteStore(Store):
             with self._reading("histogram") as conn:
                 for bucket, grp, n in conn.execute(sql, where.params):
                     counts.setdefault(int(bucket), {})[str(grp)] = n
-        if not counts and (lo is None or hi is None):
-            return []
-        first = lo if lo is not None else min(counts)
-        last = hi if hi is not None else max(counts)
-        if (last - first) // width + 1 > MAX_BUCKETS:
-            raise ValueError(f"{interval} buckets over this range exceed {MAX_BUCKETS}; use a wider interval")
-        empty = {} if column else {"_all": 0}
-        return [TimeBucket(start=datetime.fromtimestamp(b, DEFAULT_TZ), counts=counts.get(b, dict(empty)))
-                for b in range(first, last + 1, width)]
+        return dense_buckets(counts, lo, hi, width, interval, grouped=bool(column))
 
     def terms(self, query: PostQuery, field: str, size: int = 10) -> list[Bucket]:
         """Top values by number of posts (ties: value ascending). Missing values are not counted;
