@@ -134,43 +134,39 @@ class PostDocuments:
         return post
 
 
-def alert_document(alert: Alert) -> dict[str, Any]:
-    doc = alert.model_dump(mode="json")
-    doc["region"] = region_document(alert.region)
+def _record_document(record: Alert | Event) -> dict[str, Any]:
+    doc = record.model_dump(mode="json")
+    doc["region"] = region_document(record.region)
     return doc
+
+
+def _load_record(model: type[Alert] | type[Event], source: dict[str, Any], time_fields) -> Alert | Event | None:
+    """Rebuild an alert or event from its stored document; one that no longer validates is logged and skipped."""
+    doc = dict(source)
+    if isinstance(doc.get("region"), dict):
+        doc["region"] = dict(doc["region"])
+        _strip_region(doc)
+    try:
+        record = model.model_validate(doc)
+    except ValidationError as exc:
+        logger.error(f"stored {model.__name__.lower()} no longer validates; skipped",
+                     extra={"record_id": source.get("id"), "error": str(exc)[:500]})
+        return None
+    _localize(record, time_fields)
+    return record
+
+
+def alert_document(alert: Alert) -> dict[str, Any]:
+    return _record_document(alert)
 
 
 def load_alert(source: dict[str, Any]) -> Alert | None:
-    doc = dict(source)
-    if isinstance(doc.get("region"), dict):
-        doc["region"] = dict(doc["region"])
-        _strip_region(doc)
-    try:
-        alert = Alert.model_validate(doc)
-    except ValidationError as exc:
-        logger.error("stored alert no longer validates; skipped",
-                     extra={"alert_id": source.get("id"), "error": str(exc)[:500]})
-        return None
-    _localize(alert, ALERT_TIME_FIELDS)
-    return alert
+    return _load_record(Alert, source, ALERT_TIME_FIELDS)
 
 
 def event_document(event: Event) -> dict[str, Any]:
-    doc = event.model_dump(mode="json")
-    doc["region"] = region_document(event.region)
-    return doc
+    return _record_document(event)
 
 
 def load_event(source: dict[str, Any]) -> Event | None:
-    doc = dict(source)
-    if isinstance(doc.get("region"), dict):
-        doc["region"] = dict(doc["region"])
-        _strip_region(doc)
-    try:
-        event = Event.model_validate(doc)
-    except ValidationError as exc:
-        logger.error("stored event no longer validates; skipped",
-                     extra={"event_id": source.get("id"), "error": str(exc)[:500]})
-        return None
-    _localize(event, EVENT_TIME_FIELDS)
-    return event
+    return _load_record(Event, source, EVENT_TIME_FIELDS)
