@@ -1,4 +1,5 @@
 """The Scrapy crawler: configured sources → spiders → pipelines → inbox (JSONL batches).
 
-Entry points: crawler.runner.crawl() in-process, `python -m crawler.run` in a child process.
+Entry points: crawler.runner.crawl() in-process, the shell's `python -m yuqing.crawl_child`
+in a child process. Configuration models: crawler.config.
 """

@@ -4,16 +4,14 @@ All requested sources run in ONE CrawlerProcess (one Twisted reactor), each as
 its own crawler with its own settings: crawler.settings, then the paths from
 app.yaml, then the source's `settings:` (as the spider's custom_settings),
 then caller overrides. The reactor cannot be restarted, so a process crawls
-once; long-running callers use `python -m crawler.run` in a child process
-(crawl_in_subprocess below does that and reads its JSON report).
+once; long-running callers run it in a child process (the shell's
+`python -m yuqing.crawl_child`, which prints the report as one JSON line).
 """
 from __future__ import annotations
 
 import ipaddress
 import json
 import logging
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -22,12 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from scrapy.settings import Settings as ScrapySettings
 
-from yuqing.config import ConfigError, Settings, Source
-
 from . import metrics
+from .config import CrawlContext, Source
 from .extract.encoding import UnknownEncoding, normalize_encoding
 from .spiders import SourceSpider, spider_for
 from .state import STATE_FILE
@@ -119,16 +117,15 @@ class CrawlReport:
 
 
 # --- settings ------------------------------------------------------------------
-def build_settings(settings: Settings, overrides: dict[str, Any] | None = None) -> ScrapySettings:
-    """crawler/settings.py + the paths and zone from app.yaml + caller overrides (highest)."""
+def build_settings(context: CrawlContext, overrides: dict[str, Any] | None = None) -> ScrapySettings:
+    """crawler/settings.py + the paths and zone of the crawl context + caller overrides (highest)."""
     scrapy_settings = ScrapySettings()
     scrapy_settings.setmodule("crawler.settings", priority="project")
-    data_dir = settings.path(settings.app.data_dir)
     scrapy_settings.setdict({
-        "YUQING_INBOX_DIR": str(settings.path(settings.app.inbox_dir)),
-        "YUQING_STATE_PATH": str(data_dir / STATE_FILE),
-        "YUQING_TIMEZONE": settings.app.timezone,
-        "LOG_LEVEL": settings.app.log_level,
+        "YUQING_INBOX_DIR": str(context.inbox_dir),
+        "YUQING_STATE_PATH": str(Path(context.data_dir) / STATE_FILE),
+        "YUQING_TIMEZONE": context.timezone,
+        "LOG_LEVEL": context.log_level,
     }, priority="project")
     if overrides:
         scrapy_settings.setdict(overrides, priority="cmdline")
@@ -178,11 +175,11 @@ def spider_class_for_source(source: Source, base: ScrapySettings) -> type[Source
                 {"custom_settings": source_custom_settings(source, base), "__module__": spider_cls.__module__})
 
 
-def select_sources(settings: Settings, source_names: list[str] | None) -> list[Source]:
+def select_sources(context: CrawlContext, source_names: list[str] | None) -> list[Source]:
     """Named sources (even disabled ones: the caller asked), else every enabled source."""
     if source_names:
-        return [settings.source(name) for name in dict.fromkeys(source_names)]  # ConfigError on unknown
-    return [s for s in settings.sources.sources if s.enabled]
+        return [context.source(name) for name in dict.fromkeys(source_names)]  # ConfigError on unknown
+    return [s for s in context.sources.sources if s.enabled]
 
 
 def _reactor_already_ran() -> bool:
@@ -191,24 +188,24 @@ def _reactor_already_ran() -> bool:
 
 
 # --- running ---------------------------------------------------------------------
-def crawl(settings: Settings, source_names: list[str] | None = None, *,
+def crawl(context: CrawlContext, source_names: list[str] | None = None, *,
           overrides: dict[str, Any] | None = None) -> CrawlReport:
     """Crawl the given sources (default: all enabled) once, in this process, into the inbox.
 
     Blocks until every source is done. Raises ConfigError for unknown source names
     and RuntimeError when this process already ran a crawl (Twisted's reactor
-    cannot restart: use crawl_in_subprocess or `python -m crawler.run`).
+    cannot restart: run it in a child process, as `python -m yuqing.crawl_child` does).
     """
-    sources = select_sources(settings, source_names)
-    report = CrawlReport(started_at=datetime.now(settings.tz).isoformat(timespec="seconds"))
+    sources = select_sources(context, source_names)
+    report = CrawlReport(started_at=datetime.now(ZoneInfo(context.timezone)).isoformat(timespec="seconds"))
     if not sources:
         logger.warning("no sources to crawl")
         return report
     if _reactor_already_ran():
         raise RuntimeError("this process already ran a crawl and Twisted's reactor cannot restart; "
-                           "crawl in a child process (python -m crawler.run / crawl_in_subprocess)")
+                           "crawl in a child process (python -m yuqing.crawl_child)")
     started = time.monotonic()
-    base = build_settings(settings, overrides)
+    base = build_settings(context, overrides)
     process = _crawler_process(base)
     runs: list[tuple[Source, Any]] = []
     for source in sources:
@@ -267,41 +264,3 @@ def _crawl_failed(failure: Any, report: CrawlReport, source: Source) -> None:
     reason = f"{failure.type.__name__ if failure.type else 'Error'}: {failure.getErrorMessage()}"
     logger.error("source %s crashed: %s", source.name, reason, extra={"source": source.name, "reason": reason})
     report.sources[source.name] = SourceReport(source.name, source.type, failure=reason)
-
-
-def crawl_in_subprocess(config_path: str | os.PathLike[str], source_names: list[str] | None = None, *,
-                        base_dir: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None,
-                        timeout: float | None = None) -> CrawlReport:
-    """Run `python -m crawler.run` in a fresh process and return its report.
-
-    For callers that crawl more than once per process (the scheduler, tests). A
-    child that dies without a report gives a report whose sources carry the failure.
-    """
-    cmd = [sys.executable, "-m", "crawler.run", "--config", str(config_path)]
-    for name in source_names or []:
-        cmd += ["--source", name]
-    if base_dir is not None:
-        cmd += ["--base-dir", str(base_dir)]
-    for key, value in (overrides or {}).items():
-        cmd += ["--set", f"{key}={json.dumps(value)}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          cwd=str(base_dir) if base_dir is not None else None,
-                          env={**os.environ, "PYTHONPATH": _pythonpath()})
-    for line in reversed(proc.stdout.strip().splitlines()):
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(data, dict) and "sources" in data:
-            return CrawlReport.from_dict(data)
-        if isinstance(data, dict) and "error" in data:
-            raise ConfigError(data["error"]) if proc.returncode == 2 else RuntimeError(data["error"])
-    raise RuntimeError(f"crawl process exited {proc.returncode} without a report; stderr tail:\n"
-                       f"{proc.stderr[-2000:]}")
-
-
-def _pythonpath() -> str:
-    # the child must import this checkout even when started from another directory
-    root = str(Path(__file__).resolve().parent.parent)
-    current = os.environ.get("PYTHONPATH", "")
-    return root if not current else f"{root}{os.pathsep}{current}"

@@ -19,7 +19,7 @@ from .store import StoreError, StoreUnavailable
 if TYPE_CHECKING:  # pragma: no cover
     from elasticsearch import Elasticsearch
 
-    from yuqing.config import ElasticsearchSettings
+    from .config import ElasticsearchSettings
 
 logger = logging.getLogger(__name__)
 

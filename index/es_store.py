@@ -50,7 +50,7 @@ from .store import (
 if TYPE_CHECKING:  # pragma: no cover
     from elasticsearch import Elasticsearch
 
-    from yuqing.config import ElasticsearchSettings
+    from .config import StoreSettings
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +141,9 @@ class ElasticsearchStore(Store):
         self._unrefreshed = False
 
     @classmethod
-    def from_settings(cls, es: "ElasticsearchSettings", *, base_dir: Path,
+    def from_settings(cls, config: "StoreSettings", *, base_dir: Path,
                       user_dicts: Iterable[str | Path] = ()) -> "ElasticsearchStore":
+        es = config.elasticsearch
         spool = Path(es.spool_dir)
         return cls(ConnectionSettings.from_settings(es, base_dir), index_prefix=es.index_prefix,
                    spool_dir=spool if spool.is_absolute() else base_dir / spool, user_dicts=user_dicts,

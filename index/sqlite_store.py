@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -42,6 +42,9 @@ from .store import (
     KEYWORD_FIELDS, Bucket, Interval, PostQuery, SearchHit, SearchResult, Store, StoreError,
     StoreUnavailable, TimeBucket, UpsertReport,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import StoreSettings
 
 logger = logging.getLogger(__name__)
 
@@ -491,6 +494,12 @@ class SQLiteStore(Store):
         self._write_lock = threading.Lock()
         self._conns: dict[int, tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = {}
         self._opened = False
+
+    @classmethod
+    def from_settings(cls, config: "StoreSettings", *, base_dir: Path,
+                      user_dicts: Iterable[str | Path] = ()) -> "SQLiteStore":
+        path = Path(config.sqlite.path).expanduser()
+        return cls(path if path.is_absolute() else Path(base_dir) / path, user_dicts=user_dicts)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"

@@ -90,7 +90,6 @@ class ModelConfig:
     calibration_folds: int = 3
 
 
-TRANSFORMER_FORMAT_NAME = "yuqing-transformer-classifier"
 
 
 @runtime_checkable
@@ -145,7 +144,8 @@ def load_classifier(path: str | Path, *, segmenter=None, device: str | None = No
     fmt = config.get("format")
     if fmt == FORMAT_NAME:
         return TextClassifier.load(path, segmenter=segmenter)
-    if fmt == TRANSFORMER_FORMAT_NAME:
+    from .transformer import TRANSFORMER_FORMAT  # light: the package imports torch only when used
+    if fmt == TRANSFORMER_FORMAT:
         try:
             from .transformer.model import TransformerClassifier
         except ImportError as exc:
@@ -153,7 +153,7 @@ def load_classifier(path: str | Path, *, segmenter=None, device: str | None = No
                                    "install the extra: pip install -e '.[transformer]'") from None
         return TransformerClassifier.load(path, device=device)
     raise ModelFormatError(f"{path / CONFIG_FILE}: unknown model format {fmt!r} "
-                           f"(expected {FORMAT_NAME!r} or {TRANSFORMER_FORMAT_NAME!r})")
+                           f"(expected {FORMAT_NAME!r} or {TRANSFORMER_FORMAT!r})")
 
 
 def _char_vectorizer(cfg: FeatureConfig, vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:

@@ -228,13 +228,14 @@ def _predict(args: argparse.Namespace) -> int:
 def _pretrain(args: argparse.Namespace) -> int:
     from .transformer import require_torch
     require_torch()
+    from .train import dev_texts
     from .transformer.corpus import build_corpus, read_corpus
     from .transformer.training import Architecture, PretrainSchedule, pretrain_mlm
     from .transformer.cards import pretrained_card
     corpus_path = Path(args.corpus) if args.corpus else Path(args.out) / "corpus.txt.gz"
     stats = None
     if not args.corpus:
-        stats = build_corpus(Path(args.data), corpus_path)
+        stats = build_corpus(Path(args.data), corpus_path, excluded=dev_texts(Path(args.data)))
     texts = read_corpus(corpus_path)
     info = {"path": str(args.corpus or "(built from --data)"), "texts": len(texts),
             "characters": sum(map(len, texts)), **({"by_origin": stats["by_origin"]} if stats else {})}
@@ -263,8 +264,9 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 @_guard
 def _build_corpus(args: argparse.Namespace) -> int:
+    from .train import dev_texts
     from .transformer.corpus import build_corpus
-    stats = build_corpus(Path(args.data), Path(args.out))
+    stats = build_corpus(Path(args.data), Path(args.out), excluded=dev_texts(Path(args.data)))
     print(json.dumps({"out": args.out, **stats}, ensure_ascii=False))
     return 0
 

@@ -34,6 +34,7 @@ from . import datasets
 from .classify import FORMAT_NAME, Classifier, FeatureConfig, ModelConfig, TextClassifier, load_classifier
 from .datasets import Example
 from .errors import DataNotFoundError, NlpError
+from .textnorm import normalize_text
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +163,16 @@ def build_split(task: str, data_dir: Path, seed: int = 42, limit: int | None = N
     if limit:
         examples = datasets.subsample(examples, limit, seed)
     return datasets.stratified_split(examples, DEV_FRACTION, seed)
+
+
+def dev_texts(data_dir: Path, tasks: tuple[str, ...] = ("sentiment", "emotion", "topic", "rumor"),
+              seed: int = 42) -> set[str]:
+    """Normalised texts of every task's dev split (the split `yuqing nlp train` makes with this seed)."""
+    keys: set[str] = set()
+    for task in tasks:
+        _, dev = build_split(task, data_dir, seed)
+        keys.update(normalize_text(e.text) for e in dev)
+    return keys
 
 
 def segment_all(texts: Sequence[str], segmenter, max_chars: int, desc: str) -> list[list[str]]:

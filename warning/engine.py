@@ -7,7 +7,7 @@ from datetime import datetime
 
 from index.schema import Alert, AlertLevel, aware
 from index.store import Store
-from yuqing.config import AgenciesFile, RulesFile, TopicsFile
+from .config import AgenciesFile, RulesFile, TopicsFile
 
 from .alerts import (NOTIFIED, NOTIFY_FAILED, AlertBook, AlertChange, AlertFactory, ChangeKind, FindingDescriber,
                      pending_notification, record)

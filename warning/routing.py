@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from index.schema import Alert
-from yuqing.config import Agency, AgenciesFile
+from .config import Agency, AgenciesFile
 
 logger = logging.getLogger(__name__)
 

@@ -6,14 +6,14 @@ knows nothing about alert state, routing or notification — the engine does.
 Each type declares a pydantic params model, so a typo in rules.yaml fails at
 start with a message naming the file, the rule, the field and the problem.
 
-Add a type by subclassing Rule, setting `type_name` and `params_model`, and
-decorating it with @register_rule (see warning/detectors/).
+Add a built-in type by subclassing Rule (set `type_name` and `params_model`)
+in warning/detectors/ and naming it in RULE_TYPES; a third-party type needs no
+edit here: rules.yaml may give its class path (`type: mypackage.rules.MyRule`).
 """
 from __future__ import annotations
 
 import abc
 import dataclasses
-import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,9 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from index.schema import AlertLevel
 from index.store import PostQuery, Store
-from yuqing.config import ConfigError, RuleConfig, RulesFile
+from index.configbase import ConfigError
+from index.plugins import ComponentError, Registry
 
+from .config import RuleConfig, RulesFile
 from .durations import Duration
+
 
 logger = logging.getLogger(__name__)
 
@@ -139,13 +142,10 @@ class Rule(abc.ABC):
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-RULE_TYPES: dict[str, type[Rule]] = {}
-
-
-def register_rule(cls: type[Rule]) -> type[Rule]:
-    """Class decorator: make a rule type available to rules.yaml under its `type_name`."""
-    RULE_TYPES[cls.type_name] = cls
-    return cls
+RULE_TYPES: Registry = Registry("rule type", Rule, {
+    "volume_spike": "warning.detectors.volume_spike:VolumeSpikeRule",
+    "negative_share": "warning.detectors.negative_share:NegativeShareRule",
+})
 
 
 def build_rules(rules_file: RulesFile, *, include_disabled: bool = False) -> list[Rule]:
@@ -153,7 +153,7 @@ def build_rules(rules_file: RulesFile, *, include_disabled: bool = False) -> lis
     rules = []
     for config in rules_file.rules:
         if config.enabled or include_disabled:
-            rules.append(RULE_TYPES[config.type].from_config(config))
+            rules.append(RULE_TYPES.get(config.type).from_config(config))
     return rules
 
 
@@ -178,29 +178,40 @@ def _describe_error(error: Mapping[str, Any], rule_type: type[Rule]) -> tuple[st
     return loc, message
 
 
-def validate_rules(rules_file: RulesFile, path: Path) -> None:
-    """Check every rule's type and parameters; raise ConfigError naming file, rule, field and problem."""
+def validate_rules(rules_file: RulesFile, path: Path, known_topics: set[str] | None = None) -> None:
+    """Check every rule's type and parameters; raise ConfigError naming file, rule, field and problem.
+
+    With `known_topics` (topics.yaml's labels), topics a rule filters on or ignores must exist there.
+    """
     problems: list[str] = []
-    known = ", ".join(sorted(RULE_TYPES))
+    known = ", ".join(RULE_TYPES.names())
     for index, config in enumerate(rules_file.rules):
         where = f"{path}: rules.{index} ({config.name})"
-        rule_type = RULE_TYPES.get(config.type)
-        if rule_type is None:
-            problems.append(f"{where}.type: unknown rule type {config.type!r}; known types: {known}")
+        if config.type not in RULE_TYPES.builtins and "." not in config.type:
+            problems.append(f"{where}.type: unknown rule type {config.type!r}; known types: {known} "
+                            "(or a class path such as 'mypackage.rules.MyRule')")
             continue
         try:
-            rule_type.params_model.model_validate(config.model_extra or {})
+            rule_type = RULE_TYPES.get(config.type)
+        except ComponentError as exc:
+            problems.append(f"{where}.type: {exc}")
+            continue
+        try:
+            params = rule_type.params_model.model_validate(config.model_extra or {})
         except ValidationError as err:
             for error in err.errors():
                 loc, message = _describe_error(error, rule_type)
                 problems.append(f"{where}.{loc}: {message}" if loc else f"{where}: {message}")
+            continue
+        if known_topics is not None:
+            for topic in params.filter.topics:
+                if topic not in known_topics:
+                    problems.append(f"{where}.filter.topics: unknown topic {topic!r}; "
+                                    f"topics.yaml defines {sorted(known_topics)}")
+            if getattr(params, "group_by", None) == "topic":
+                for topic in params.ignore_groups:
+                    if topic not in known_topics:
+                        problems.append(f"{where}.ignore_groups: unknown topic {topic!r}; "
+                                        f"topics.yaml defines {sorted(known_topics)}")
     if problems:
         raise ConfigError("\n".join(problems))
-
-
-def _load_builtin_types() -> None:
-    # Imported here, not at the top: the detectors import this module's base classes.
-    importlib.import_module("warning.detectors")
-
-
-_load_builtin_types()

@@ -65,8 +65,7 @@ class App:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from index import create_store
-            store = create_store(self.settings)
+            store = self.settings.create_store()
             store.open()
             self._store = store
         return self._store
@@ -116,8 +115,8 @@ class App:
         configured = self.settings.app.notifiers
         if not configured:
             return [FileNotifier(self.output_dir)]
-        return build_notifiers(configured, default_dir=self.output_dir,
-                               agencies=self.settings.agencies, resolve=self.settings.path)
+        return build_notifiers(configured, default_dir=self.output_dir, agencies=self.settings.agencies,
+                               resolve=self.settings.path, path=self.settings.config_path)
 
     def close(self) -> None:
         if self._store is not None:
@@ -129,11 +128,11 @@ class App:
         """All sources in one Scrapy run in this process. The reactor can run once per
         process, so only one-shot commands (demo, `yuqing crawl`) use this."""
         from crawler.runner import crawl
-        return crawl(self.settings, source_names)
+        return crawl(self.settings.crawl_context(), source_names)
 
     def crawl_in_child(self, source_name: str, timeout: float = 3600) -> dict:
         """One source crawled in a fresh child process, as the scheduler does it."""
-        cmd = [sys.executable, "-m", "crawler.run", "--config", str(self.settings.config_path),
+        cmd = [sys.executable, "-m", "yuqing.crawl_child", "--config", str(self.settings.config_path),
                "--source", source_name]
         started = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=self.settings.base_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -22,7 +22,7 @@ import lxml.html
 from parsel import Selector, SelectorList
 
 from index.schema import DEFAULT_TZ
-from yuqing.config import DetailRules
+from ..config import DetailRules
 
 from .dates import find_datetime, parse_datetime
 from .text import clean_line, clean_text, element_text

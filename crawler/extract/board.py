@@ -16,7 +16,7 @@ import lxml.html
 from parsel import Selector
 
 from index.schema import DEFAULT_TZ
-from yuqing.config import DetailRules
+from ..config import DetailRules
 
 from .article import (ArticleExtractor, ExtractedPage, ExtractionError, css_text, detached_copy, repair_markup,
                       set_dotted)

@@ -16,7 +16,7 @@ from urllib.parse import urldefrag, urljoin
 from parsel import Selector
 
 from index.schema import DEFAULT_TZ
-from yuqing.config import ListPageRules
+from ..config import ListPageRules
 
 from .dates import find_datetime
 from .text import clean_line

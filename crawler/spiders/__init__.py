@@ -1,27 +1,17 @@
-"""Spiders, one per Source.type; spider_for() picks the class for a configured source."""
+"""Spiders, one per source type; spider_for() picks the class for a configured source (crawler.registry)."""
 from __future__ import annotations
 
-from .base import SourceSpider
-from .gov_board import ForumSpider, GovBoardSpider
-from .news import NewsSpider
-from .rss import RssSpider
-from .weibo import WeiboApiSpider
+from index.plugins import ComponentError
 
-SPIDERS_BY_TYPE: dict[str, type[SourceSpider]] = {
-    "news": NewsSpider,
-    "rss": RssSpider,
-    "weibo_api": WeiboApiSpider,
-    "gov_board": GovBoardSpider,
-    "forum": ForumSpider,
-}
+from ..registry import SPIDER_TYPES
+from .base import SourceSpider
 
 
 def spider_for(source_type: str) -> type[SourceSpider]:
     try:
-        return SPIDERS_BY_TYPE[source_type]
-    except KeyError:
-        raise ValueError(f"no spider for source type {source_type!r}; known: {sorted(SPIDERS_BY_TYPE)}") from None
+        return SPIDER_TYPES.get(source_type)
+    except ComponentError as exc:
+        raise ValueError(str(exc)) from None
 
 
-__all__ = ["SPIDERS_BY_TYPE", "SourceSpider", "spider_for", "NewsSpider", "RssSpider", "WeiboApiSpider",
-           "GovBoardSpider", "ForumSpider"]
+__all__ = ["SPIDER_TYPES", "SourceSpider", "spider_for"]

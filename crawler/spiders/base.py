@@ -19,7 +19,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from yuqing.config import Source
+from ..config import Source
 
 from .. import metrics
 from ..items import RawPost

@@ -11,7 +11,7 @@ import scrapy
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
-from yuqing.config import Source
+from ..config import Source
 
 from ..extract.weibo import WeiboFormatError, parse_search_page
 from .base import SourceSpider

@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
-from ..classify import TRANSFORMER_FORMAT_NAME as TRANSFORMER_FORMAT  # noqa: E402,F401  (re-exported: one name, one place)
+TRANSFORMER_FORMAT = "yuqing-transformer-classifier"   # config.json "format" of a fine-tuned classifier
 
 PRETRAINED_FORMAT = "yuqing-char-bert-mlm"
 

@@ -113,23 +113,16 @@ def _article_texts(pages: list[Path]) -> Iterator[tuple[str, str]]:
             yield "news_pages", paragraph
 
 
-def dev_texts(data_dir: Path, tasks: tuple[str, ...] = ("sentiment", "emotion", "topic", "rumor"),
-              seed: int = 42) -> set[str]:
-    """Normalised texts of every task's dev split (the split `yuqing nlp train` makes with this seed)."""
-    from ..train import build_split
-    keys: set[str] = set()
-    for task in tasks:
-        _, dev = build_split(task, data_dir, seed)
-        keys.update(normalize_text(e.text) for e in dev)
-    return keys
+def build_corpus(data_dir: str | Path, out_path: str | Path, *, excluded: set[str], seed: int = 42
+                 ) -> dict[str, object]:
+    """Write the deduplicated corpus (gzip, one text per line) and return its statistics.
 
-
-def build_corpus(data_dir: str | Path, out_path: str | Path, *, seed: int = 42) -> dict[str, object]:
-    """Write the deduplicated corpus (gzip, one text per line) and return its statistics."""
+    `excluded` holds the normalised texts to leave out: every task's dev split
+    (nlp.train.dev_texts), so pretraining never sees what the classifiers are scored on.
+    """
     data_dir = Path(data_dir)
     if not (data_dir / "README.md").exists() and not (data_dir / "weibo_emotion").exists():
         raise DataNotFoundError(f"{data_dir} does not look like the shared data folder; pass --data")
-    excluded = dev_texts(data_dir, seed=seed)
     seen: set[str] = set()
     by_origin: Counter[str] = Counter()
     dropped_dev = 0

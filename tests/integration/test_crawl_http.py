@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from crawler.runner import crawl_in_subprocess
+from yuqing.crawl_child import crawl_in_subprocess
 from yuqing.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,7 +254,7 @@ def _write_config(tmp: Path, base: str) -> Path:
 
 
 def _run(config: Path, *sources: str) -> tuple[int, dict]:
-    cmd = [sys.executable, "-m", "crawler.run", "--config", str(config), "--base-dir", str(config.parent)]
+    cmd = [sys.executable, "-m", "yuqing.crawl_child", "--config", str(config), "--base-dir", str(config.parent)]
     for name in sources:
         cmd += ["--source", name]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)

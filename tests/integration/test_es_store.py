@@ -15,7 +15,6 @@ import pytest
 
 pytest.importorskip("elasticsearch")
 
-from index import create_store  # noqa: E402
 from index.es_client import ConnectionSettings  # noqa: E402
 from index.es_node import url_for_tests  # noqa: E402
 from index.es_store import ElasticsearchStore  # noqa: E402
@@ -184,14 +183,14 @@ def test_create_store_from_yaml_settings(es_url, tmp_path, monkeypatch):
     settings = load_settings(configs / "app.yaml", base_dir=tmp_path, overrides={"store": {
         "backend": "elasticsearch",
         "elasticsearch": {"hosts": "${YQ_TEST_ES_HOSTS}", "index_prefix": prefix, "number_of_replicas": 0}}})
-    store = create_store(settings)
+    store = settings.create_store()
     try:
         with store:
             assert store.upsert_posts([post(1)]).written == 1
             assert store.connection.hosts == (es_url,)
             assert [(b.key, b.count) for b in store.terms(PostQuery(), "district")] == [("濂溪区", 1)]
             store.set_state("cursor", "x")
-        with create_store(settings) as again:
+        with settings.create_store() as again:
             assert again.get_state("cursor") == "x" and again.count() == 1
     finally:
         store.drop()

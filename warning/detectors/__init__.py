@@ -1,4 +1,4 @@
-"""Built-in rule types. Importing this package registers them in warning.rules.RULE_TYPES."""
+"""Built-in rule types, one small class each; warning.rules.RULE_TYPES names them."""
 from .negative_share import NegativeShareRule
 from .volume_spike import VolumeSpikeRule
 

@@ -13,7 +13,7 @@ from index.store import Store
 from ..durations import Duration, humanize_duration
 from ..grading import LevelThresholds, level_for
 from ..labels import group_subject
-from ..rules import Finding, GroupBy, Rule, RuleParams, group_query, register_rule
+from ..rules import Finding, GroupBy, Rule, RuleParams, group_query
 from ._counting import counts_by_group, negatives
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ class NegativeShareParams(RuleParams):
         return levels
 
 
-@register_rule
 class NegativeShareRule(Rule):
     type_name = "negative_share"
     params_model = NegativeShareParams

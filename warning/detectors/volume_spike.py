@@ -12,7 +12,7 @@ from index.store import PostQuery, Store
 from ..durations import Duration, humanize_duration
 from ..grading import LevelThresholds, level_for
 from ..labels import group_subject
-from ..rules import Finding, GroupBy, Rule, RuleParams, group_query, register_rule
+from ..rules import Finding, GroupBy, Rule, RuleParams, group_query
 from ._counting import counts_by_group, negatives
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,6 @@ def covered_history(store: Store, baseline_query: PostQuery) -> timedelta:
     return timedelta(0) if first is None else end - max(first, start)
 
 
-@register_rule
 class VolumeSpikeRule(Rule):
     type_name = "volume_spike"
     params_model = VolumeSpikeParams

@@ -2,22 +2,47 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from index.configbase import StrictModel
 from index.schema import Alert, AlertLevel
 
 from ..alerts import AlertChange
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import AgenciesFile, NotifierSettings
+
+PathResolver = Callable[[str], Path]
 
 
 class NotificationError(RuntimeError):
     """A notification could not be delivered; the message says where and why."""
 
 
+@dataclass(frozen=True)
+class NotifierContext:
+    """What a notifier may need from the rest of the configuration."""
+    agencies: "AgenciesFile"
+    default_dir: Path            # where file output goes when a notifier names no path
+    resolve: PathResolver = Path  # configured relative path -> real path
+
+
 class Notifier(abc.ABC):
     """Delivers new and escalated alerts. `send` raises on failure; the engine records it and retries later."""
+
+    options_model: ClassVar[type[StrictModel]] = StrictModel   # the type's own options in app.yaml
 
     def __init__(self, name: str, min_level: AlertLevel | str = AlertLevel.blue):
         self.name = name
         self.min_level = AlertLevel.parse(min_level)
+
+    @classmethod
+    def from_config(cls, settings: "NotifierSettings", options: Any, context: NotifierContext) -> "Notifier":
+        """Build from validated settings; types with options override this."""
+        return cls(name=settings.name, min_level=settings.min_level)
 
     def accepts(self, alert: Alert) -> bool:
         return alert.level_enum.rank >= self.min_level.rank

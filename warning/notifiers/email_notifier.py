@@ -4,37 +4,88 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
+import ssl as ssl_module
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from pydantic import Field, model_validator
+
+from index.configbase import StrictModel
 from index.schema import Alert, AlertLevel
-from yuqing.config import AgenciesFile
 
 from ..alerts import AlertChange
-from .base import NotificationError, Notifier
+from ..config import AgenciesFile
+from .base import NotificationError, Notifier, NotifierContext
 from .text import alert_text, subject_line
 
 logger = logging.getLogger(__name__)
 
 
+class EmailOptions(StrictModel):
+    """SMTP delivery. Secrets never live in YAML: the password (and optionally the user) come from the
+    environment variables named here."""
+    smtp_host: str
+    smtp_port: int | None = Field(default=None, ge=1, le=65535, description="default 465 with ssl, else 25")
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    starttls: bool = Field(default=False, description="upgrade a plain connection with STARTTLS")
+    ssl: bool = Field(default=False, description="connect over TLS from the start (SMTPS, usually port 465)")
+    username: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    always_to: list[str] = Field(default_factory=list, description="addresses that get every alert too")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EmailOptions":
+        if self.starttls and self.ssl:
+            raise ValueError("give starttls or ssl, not both")
+        if self.username is not None and self.username_env is not None:
+            raise ValueError("give username or username_env, not both")
+        if (self.username is not None or self.username_env is not None) != (self.password_env is not None):
+            raise ValueError("SMTP login needs both a user (username or username_env) and password_env")
+        return self
+
+
 class EmailNotifier(Notifier):
     """Sends to the routed agency's contact emails, else the default agency's, plus any `always_to`."""
 
-    def __init__(self, *, smtp_host: str, smtp_port: int = 25, sender: str, agencies: AgenciesFile,
+    options_model = EmailOptions
+
+    def __init__(self, *, smtp_host: str, smtp_port: int | None = None, sender: str, agencies: AgenciesFile,
                  always_to: list[str] | None = None, name: str = "email",
-                 min_level: AlertLevel | str = AlertLevel.blue, starttls: bool = False,
+                 min_level: AlertLevel | str = AlertLevel.blue, starttls: bool = False, ssl: bool = False,
                  username: str | None = None, password_env: str | None = None, timeout: float = 10.0):
         super().__init__(name, min_level)
-        self.smtp_host, self.smtp_port, self.sender = smtp_host, smtp_port, sender
+        self.ssl = ssl
+        self.smtp_host, self.smtp_port, self.sender = smtp_host, smtp_port or (465 if ssl else 25), sender
         self.agencies = {a.id: a for a in agencies.agencies}
         self.default_agency = agencies.default_agency
         self.always_to = list(always_to or [])
         self.starttls, self.username, self.password_env, self.timeout = starttls, username, password_env, timeout
 
+    @classmethod
+    def from_config(cls, settings, options: EmailOptions, context: NotifierContext) -> "EmailNotifier":
+        username = options.username
+        if options.username_env:
+            username = os.environ.get(options.username_env)
+            if not username:
+                raise NotificationError(f"environment variable {options.username_env} (SMTP user) is not set")
+        if options.password_env and options.password_env not in os.environ:
+            raise NotificationError(f"environment variable {options.password_env} (SMTP password) is not set")
+        return cls(smtp_host=options.smtp_host, smtp_port=options.smtp_port, sender=options.sender,
+                   agencies=context.agencies, always_to=options.always_to, name=settings.name,
+                   min_level=settings.min_level, starttls=options.starttls, ssl=options.ssl,
+                   username=username, password_env=options.password_env, timeout=options.timeout_s)
+
     def recipients(self, alert: Alert) -> list[str]:
         agency = self.agencies.get(alert.agency or "") or self.agencies[self.default_agency]
         emails = agency.contact.email or self.agencies[self.default_agency].contact.email
         return list(dict.fromkeys([*emails, *self.always_to]))
+
+    @property
+    def tls_context(self) -> ssl_module.SSLContext:
+        """Certificates are verified against the system store (SSL_CERT_FILE points elsewhere)."""
+        return ssl_module.create_default_context()
 
     def build_message(self, alert: Alert, change: AlertChange) -> EmailMessage:
         to = self.recipients(alert)
@@ -54,9 +105,11 @@ class EmailNotifier(Notifier):
     def send(self, alert: Alert, change: AlertChange) -> None:
         message = self.build_message(alert, change)
         try:
-            with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout) as smtp:
+            connect = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
+            with connect(self.smtp_host, self.smtp_port, timeout=self.timeout,
+                         **({"context": self.tls_context} if self.ssl else {})) as smtp:
                 if self.starttls:
-                    smtp.starttls()
+                    smtp.starttls(context=self.tls_context)
                 if self.username:
                     smtp.login(self.username, os.environ.get(self.password_env or "", ""))
                 smtp.send_message(message)

@@ -7,10 +7,13 @@ import os
 import re
 from pathlib import Path
 
+from pydantic import Field
+
+from index.configbase import StrictModel
 from index.schema import Alert, AlertLevel, now
 
 from ..alerts import AlertChange
-from .base import NotificationError, Notifier
+from .base import NotificationError, Notifier, NotifierContext
 from .text import alert_markdown
 
 logger = logging.getLogger(__name__)
@@ -18,13 +21,24 @@ logger = logging.getLogger(__name__)
 _UNSAFE_NAME = re.compile(r"[^\w\-.]+")
 
 
+class FileOptions(StrictModel):
+    path: str | None = Field(default=None, description="folder for alerts.jsonl and alerts/; default: output_dir")
+
+
 class FileNotifier(Notifier):
     """Appends each notification to out_dir/alerts.jsonl and (re)writes out_dir/alerts/<id>.md."""
+
+    options_model = FileOptions
 
     def __init__(self, out_dir: str | os.PathLike[str], name: str = "file",
                  min_level: AlertLevel | str = AlertLevel.blue):
         super().__init__(name, min_level)
         self.out_dir = Path(out_dir)
+
+    @classmethod
+    def from_config(cls, settings, options: FileOptions, context: NotifierContext) -> "FileNotifier":
+        out_dir = context.resolve(options.path) if options.path else context.default_dir
+        return cls(out_dir, name=settings.name, min_level=settings.min_level)
 
     @property
     def log_path(self) -> Path:

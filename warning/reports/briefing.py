@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from index.schema import DEFAULT_TZ, Alert, AlertLevel, Post, aware, now as current_time
 from index.store import Bucket, PostQuery, Store
-from yuqing.config import AgenciesFile, TopicsFile
+from ..config import AgenciesFile, TopicsFile
 
 from ..alerts import has_ended
 from ..labels import (LEVEL_COLOURS, LEVEL_NAMES, SENTIMENT_COLOURS, SENTIMENT_ORDER, STATUS_LABELS,

@@ -16,7 +16,11 @@ from crawler import metrics
 from crawler.items import RawPost
 from crawler.runner import (CrawlReport, SourceReport, build_settings, select_sources, source_custom_settings,
                             source_problems, spider_class_for_source)
-from crawler.spiders import GovBoardSpider, NewsSpider, RssSpider, WeiboApiSpider, spider_for
+from crawler.spiders import spider_for
+from crawler.spiders.gov_board import GovBoardSpider
+from crawler.spiders.news import NewsSpider
+from crawler.spiders.rss import RssSpider
+from crawler.spiders.weibo import WeiboApiSpider
 from crawler.spiders.base import coerce_source, start_domains
 from yuqing.config import ConfigError, Source, load_settings
 
@@ -154,7 +158,7 @@ def test_source_argument_forms():
 
 def test_spider_types():
     assert spider_for("news") is NewsSpider and spider_for("forum").__mro__[1] is GovBoardSpider
-    with pytest.raises(ValueError, match="no spider for source type"):
+    with pytest.raises(ValueError, match="unknown source type .tiktok.; built-in: forum, gov_board"):
         spider_for("tiktok")
     assert source_problems(_source(type="weibo_api")) == ["source 'xyw' (weibo_api) needs `keywords` to search for"]
     assert "unknown encoding" in source_problems(_source(encoding="klingon"))[0]
@@ -177,7 +181,7 @@ def settings(tmp_path):
 
 
 def test_settings_layers(settings, tmp_path):
-    base = build_settings(settings, overrides={"DOWNLOAD_TIMEOUT": 7})
+    base = build_settings(settings.crawl_context(), overrides={"DOWNLOAD_TIMEOUT": 7})
     assert base["YUQING_INBOX_DIR"] == str(tmp_path / "var" / "in")
     assert base["YUQING_STATE_PATH"] == str(tmp_path / "var" / "crawl_state.sqlite3")
     assert base.getbool("ROBOTSTXT_OBEY") and base.getbool("AUTOTHROTTLE_ENABLED")
@@ -192,10 +196,10 @@ def test_settings_layers(settings, tmp_path):
 
 
 def test_source_selection(settings):
-    assert [s.name for s in select_sources(settings, None)] == ["local", "remote"]
-    assert [s.name for s in select_sources(settings, ["off", "off"])] == ["off"]  # asked for by name
+    assert [s.name for s in select_sources(settings.crawl_context(), None)] == ["local", "remote"]
+    assert [s.name for s in select_sources(settings.crawl_context(), ["off", "off"])] == ["off"]  # asked for by name
     with pytest.raises(ConfigError, match="no source named 'nope'"):
-        select_sources(settings, ["nope"])
+        select_sources(settings.crawl_context(), ["nope"])
 
 
 def test_report_round_trip_and_ok():

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from index import SQLiteStore, StoreError, create_store
+from index import StoreError
+from index.sqlite_store import SQLiteStore
 from yuqing.config import (
     Agency, AgenciesFile, AppConfig, NlpSettings, RulesFile, Settings, SourcesFile, StoreSettings, TopicsFile,
 )
@@ -19,7 +20,7 @@ def settings(tmp_path: Path, **store) -> Settings:
 
 
 def test_sqlite_backend_resolves_its_path_against_the_base_dir(tmp_path: Path):
-    store = create_store(settings(tmp_path, backend="sqlite", sqlite={"path": "var/test.db"}))
+    store = settings(tmp_path, backend="sqlite", sqlite={"path": "var/test.db"}).create_store()
     assert isinstance(store, SQLiteStore)
     assert store.path == tmp_path / "var" / "test.db"
     assert store._segmenter.user_dicts == (tmp_path / "dicts" / "places.txt",)
@@ -30,8 +31,8 @@ def test_sqlite_backend_resolves_its_path_against_the_base_dir(tmp_path: Path):
 
 def test_elasticsearch_backend_is_built_from_its_settings(tmp_path: Path):
     from index.es_store import ElasticsearchStore
-    store = create_store(settings(tmp_path, backend="elasticsearch",
-                                  elasticsearch={"hosts": "http://es1:9200,http://es2:9200", "index_prefix": "city"}))
+    store = settings(tmp_path, backend="elasticsearch",
+                     elasticsearch={"hosts": "http://es1:9200,http://es2:9200", "index_prefix": "city"}).create_store()
     assert isinstance(store, ElasticsearchStore)
     assert store.connection.hosts == ("http://es1:9200", "http://es2:9200")
     assert store.names.posts_alias == "city-posts"
@@ -41,4 +42,4 @@ def test_elasticsearch_backend_is_built_from_its_settings(tmp_path: Path):
 def test_elasticsearch_backend_names_a_missing_secret(tmp_path: Path, monkeypatch):
     monkeypatch.delenv("YQ_TEST_ES_KEY", raising=False)
     with pytest.raises(StoreError, match="YQ_TEST_ES_KEY"):
-        create_store(settings(tmp_path, backend="elasticsearch", elasticsearch={"api_key_env": "YQ_TEST_ES_KEY"}))
+        settings(tmp_path, backend="elasticsearch", elasticsearch={"api_key_env": "YQ_TEST_ES_KEY"}).create_store()

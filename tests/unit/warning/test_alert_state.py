@@ -223,7 +223,7 @@ def test_a_failing_rule_does_not_stop_the_others(monkeypatch):
         def evaluate(self, store, now):
             raise RuntimeError("boom")
 
-    monkeypatch.setitem(RULE_TYPES, "exploding", Exploding)
+    monkeypatch.setitem(RULE_TYPES.builtins, "exploding", Exploding)
     store = MemoryStore()
     seed_incident(store)
     changes = engine(store, rules=({"name": "bad", "type": "exploding"}, SPIKE)).evaluate(hours(53))

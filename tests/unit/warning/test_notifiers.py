@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import socket
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -13,7 +12,8 @@ import pytest
 from index.schema import DEFAULT_TZ, Alert, Region
 from warning.alerts import AlertChange
 from warning.notifiers import EmailNotifier, FileNotifier, NotificationError, build_notifiers
-from yuqing.config import AgenciesFile, NotifierSettings, load_model
+from index.configbase import ConfigError, load_model
+from warning.config import AgenciesFile, NotifierSettings
 
 REPO = Path(__file__).resolve().parents[3]
 AGENCIES = load_model(REPO / "configs" / "agencies.yaml", AgenciesFile)
@@ -125,21 +125,40 @@ def test_email_to_an_unreachable_server_raises():
 def test_build_notifiers_from_app_settings(tmp_path, caplog):
     settings = [NotifierSettings(name="disk", type="file", path="alerts-out", min_level="黄"),
                 NotifierSettings(name="plain", type="file"),
-                NotifierSettings(name="mail", type="email", smtp_host="127.0.0.1", sender="y@example.gov.cn"),
-                NotifierSettings(name="ding", type="dingtalk", url="https://oapi.dingtalk.com/robot/send")]
-    with caplog.at_level(logging.ERROR, logger="warning.notifiers"):
-        notifiers = build_notifiers(settings, agencies=AGENCIES, default_dir=tmp_path / "default",
-                                    resolve=lambda p: tmp_path / p)
+                NotifierSettings(name="mail", type="email", smtp_host="127.0.0.1", sender="y@example.gov.cn",
+                                 starttls=True),
+                NotifierSettings(name="off", type="file", enabled=False)]
+    notifiers = build_notifiers(settings, agencies=AGENCIES, default_dir=tmp_path / "default",
+                                resolve=lambda p: tmp_path / p)
     assert [n.name for n in notifiers] == ["disk", "plain", "mail"]
     assert notifiers[0].out_dir == tmp_path / "alerts-out" and notifiers[0].min_level.value == "黄"
     assert notifiers[1].out_dir == tmp_path / "default"
-    assert "'ding'" in caplog.text and "not implemented" in caplog.text
+    assert notifiers[2].starttls and notifiers[2].smtp_port == 25
+
+
+@pytest.mark.parametrize("kind", ["dingtalk", "wecom", "feishu", "webhook"])
+def test_unimplemented_notifier_types_are_refused_not_dropped(tmp_path, kind):
+    with pytest.raises(ConfigError, match=r"notifiers\.0 \(ding\)\.type: .* not implemented yet"):
+        build_notifiers([NotifierSettings(name="ding", type=kind, url="https://oapi.dingtalk.com/robot/send")],
+                        agencies=AGENCIES, default_dir=tmp_path)
 
 
 def test_build_notifiers_rejects_incomplete_email_settings(tmp_path):
-    from yuqing.config import ConfigError
-    with pytest.raises(ConfigError, match="'mail' \\(email\\) needs smtp_host and sender"):
-        build_notifiers([NotifierSettings(name="mail", type="email")], agencies=AGENCIES, default_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"notifiers\.0 \(mail\)\.smtp_host: required option is missing"):
+        build_notifiers([NotifierSettings(name="mail", type="email", sender="a@b.cn")], agencies=AGENCIES,
+                        default_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"\(mail\)\.smtp_hots: unknown option; email takes: smtp_host"):
+        build_notifiers([NotifierSettings(name="mail", type="email", smtp_hots="x", smtp_host="x", sender="a@b.cn")],
+                        agencies=AGENCIES, default_dir=tmp_path)
+    with pytest.raises(ConfigError, match="starttls or ssl, not both"):
+        build_notifiers([NotifierSettings(name="m", type="email", smtp_host="x", sender="a@b.cn", starttls=True,
+                                          ssl=True)], agencies=AGENCIES, default_dir=tmp_path)
+    with pytest.raises(ConfigError, match="YQ_NO_SUCH_PASSWORD"):
+        build_notifiers([NotifierSettings(name="m", type="email", smtp_host="x", sender="a@b.cn", username="u",
+                                          password_env="YQ_NO_SUCH_PASSWORD")], agencies=AGENCIES,
+                        default_dir=tmp_path)
     with pytest.raises(ConfigError, match="unknown alert level"):
         build_notifiers([NotifierSettings(name="f", type="file", min_level="严重")], agencies=AGENCIES,
                         default_dir=tmp_path)
+    with pytest.raises(ConfigError, match="not a notifier type"):
+        build_notifiers([NotifierSettings(name="f", type="pathlib.Path")], agencies=AGENCIES, default_dir=tmp_path)

@@ -92,7 +92,7 @@ def test_unknown_type_lists_known_types():
         validate_rules(rules(spike(type="volume_spikes")), PATH)
     message = str(err.value)
     assert message.startswith("configs/rules.yaml: rules.0 (volume_spike).type: unknown rule type 'volume_spikes'")
-    for known in RULE_TYPES:
+    for known in RULE_TYPES.names():
         assert known in message
 
 
