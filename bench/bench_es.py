@@ -129,7 +129,7 @@ def main() -> None:
     rng = random.Random(7)
     texts = load_texts()
     segmenter = get_segmenter()
-    tokenized = {t: [w for w in segmenter.tokens(t) if not w.isspace()] for t in texts}
+    tokenized = {t: [w for w in segmenter.index_tokens(t) if not w.isspace()] for t in texts}
     url = os.environ.get("YUQING_ES_URL")
     node = None
     if not url:

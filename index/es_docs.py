@@ -78,7 +78,7 @@ class PostDocuments:
         ordered: list[str] = []
         for text in (post.title, post.content):
             if text:
-                for token in self.segmenter.tokens(text):
+                for token in self.segmenter.index_tokens(text):
                     if is_searchable(token):
                         ordered.append(token.lower())
                         words[token.lower()] = None

@@ -250,8 +250,8 @@ class _PostIndexer:
         # The shown columns are cut here, by the same segmenter that cuts queries, so phrases
         # line up and snippets keep every character. Enrichment's tokens (content words only,
         # cut with its own dictionaries, e.g. place names) are matched through "extra".
-        title_tokens = self.segmenter.tokens(post.title.translate(_NO_MARKERS)) if post.title else []
-        body_tokens = self.segmenter.tokens(post.content.translate(_NO_MARKERS)) if post.content else []
+        title_tokens = self.segmenter.index_tokens(post.title.translate(_NO_MARKERS)) if post.title else []
+        body_tokens = self.segmenter.index_tokens(post.content.translate(_NO_MARKERS)) if post.content else []
         shown = {*title_tokens, *body_tokens}
         extra: dict[str, None] = {t: None for t in (x.strip() for x in post.tokens)
                                   if t not in shown and is_searchable(t)}

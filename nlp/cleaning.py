@@ -14,7 +14,8 @@ Near-duplicate detection normalises much harder (nlp.dedup.fingerprint_text).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+
+from index.segment import drop_bracket_codes  # noqa: F401 - part of this module's interface; lives with the segmenter
 
 # A link ends at whitespace or at Chinese punctuation (，。！：…), which never belongs to a URL.
 URL = re.compile(r"(?:https?|ftp)://[^\s\u3000-\u303f\uff01-\uff0f\uff1a-\uff20<>\"'）)】]+"
@@ -23,7 +24,6 @@ URL = re.compile(r"(?:https?|ftp)://[^\s\u3000-\u303f\uff01-\uff0f\uff1a-\uff20<
 ATTRIBUTION = re.compile(r"[（(]\s*(?:来源|稿源|转自|责任编辑|编辑)[:：][^（()）\n]{0,30}[）)]"
                          r"|(?:来源|稿源|转自)[:：][^\n，。！？]{0,30}$", re.M)
 _INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff]")
-MAX_CODE_WORDS = 4      # [允悲] or [good] is one or two words; a longer bracket holds real text
 
 
 def clean_text(text: str) -> str:
@@ -33,28 +33,3 @@ def clean_text(text: str) -> str:
     text = _INVISIBLE.sub("", text)
     text = URL.sub(" ", text)
     return ATTRIBUTION.sub(" ", text).strip()
-
-
-def drop_bracket_codes(words: Sequence[str]) -> list[str]:
-    """The words without Weibo emoticon codes: '[', one to four short words, ']'."""
-    out: list[str] = []
-    i, n = 0, len(words)
-    while i < n:
-        if words[i] == "[":
-            close = _code_end(words, i)
-            if close is not None:
-                i = close + 1
-                continue
-        out.append(words[i])
-        i += 1
-    return out
-
-
-def _code_end(words: Sequence[str], start: int) -> int | None:
-    for j in range(start + 1, min(len(words), start + MAX_CODE_WORDS + 2)):
-        if words[j] == "]":
-            inner = words[start + 1:j]
-            return j if inner and sum(len(w) for w in inner) <= 8 else None
-        if words[j] == "[":
-            return None
-    return None

@@ -199,3 +199,23 @@ def _local_gazetteer(folder: Path) -> Gazetteer | None:
 
 def _prob(value: float) -> float:
     return min(1.0, max(0.0, round(float(value), 4)))
+
+
+def models_dir_problems(models_dir: Path) -> list[str]:
+    """What would stop Enricher.from_models_dir: a missing folder, or a required/optional model unreadable."""
+    from .classify import read_model_config
+    from .errors import NlpError
+
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return [f"models directory {models_dir} not found"]
+    problems = []
+    for name, required in ((SENTIMENT_DIR, True), (TOPIC_DIR, True), (EMOTION_DIR, False), (RUMOR_DIR, False)):
+        path = models_dir / name
+        if not required and not path.exists():
+            continue
+        try:
+            read_model_config(path)
+        except NlpError as exc:
+            problems.append(str(exc))
+    return problems

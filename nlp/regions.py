@@ -47,6 +47,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from index.schema import Region
+from index.segment import DictWord
 
 from .errors import DataNotFoundError, ResourceError
 
@@ -247,7 +248,6 @@ class Gazetteer:
 
     def dictionary_words(self, existing: Mapping[str, int]):
         """Place names for the segmenter, so 濂溪区 stays one token (see nlp.segment)."""
-        from .segment import DictWord
         words = []
         for name, entries in self._by_name.items():
             if len(name) < 3 and any(full for _, full in entries):
@@ -310,9 +310,6 @@ class RegionExtractor:
         gazetteer = Gazetteer.default()
         if gazetteer is None:
             raise ResourceError(f"gazetteer {DEFAULT_GAZETTEER} missing; run `yuqing nlp build-gazetteer`")
-        if segmenter is None:
-            from .segment import default_segmenter
-            segmenter = default_segmenter()
         return cls(gazetteer, home, segmenter)
 
     def extract(self, text: str, author_location: str | None = None, home: Sequence[str] | None = None,

@@ -16,7 +16,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import Enum
 from typing import Any
 
@@ -202,10 +202,10 @@ def place_name(region: Region | None) -> str:
 _UNSAFE_ID = re.compile(r"[^\w\-]+")
 
 
-def alert_id(rule: str, group_id: str, episode_start: datetime) -> str:
-    """Stable id of one episode: rule.group.start, e.g. volume_spike.环境保护.20240503T1400."""
+def alert_id(rule: str, group_id: str, episode_start: datetime, tz: tzinfo = DEFAULT_TZ) -> str:
+    """Stable id of one episode: rule.group.start in the office's zone, e.g. volume_spike.环境保护.20240503T1400."""
     group = _UNSAFE_ID.sub("_", group_id).strip("_") or "all"
-    return f"{rule}.{group}.{episode_start.astimezone(DEFAULT_TZ):%Y%m%dT%H%M}"
+    return f"{rule}.{group}.{episode_start.astimezone(tz):%Y%m%dT%H%M}"
 
 
 def peak_key(value_key: str) -> str:
@@ -215,6 +215,9 @@ def peak_key(value_key: str) -> str:
 class AlertFactory:
     """A draft Alert for a graded finding: id, title, summary, numbers, region, topic, posts."""
 
+    def __init__(self, tz: tzinfo = DEFAULT_TZ):
+        self.tz = tz
+
     def build(self, finding: Finding, context: FindingContext, level: AlertLevel, now: datetime,
               *, downgraded: bool = False) -> Alert:
         place = place_name(context.region)
@@ -223,7 +226,7 @@ class AlertFactory:
         if downgraded:
             summary += "事发地不在本辖区，预警等级下调一级。"
         return Alert(
-            id=alert_id(finding.rule, finding.group_id, now),
+            id=alert_id(finding.rule, finding.group_id, now, self.tz),
             rule=finding.rule, rule_type=finding.rule_type, level=level,
             title=title, summary=summary, topic=context.topic, region=context.region,
             keywords=context.keywords, post_ids=context.post_ids,

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 
-from index.schema import Alert, AlertLevel, aware
+from index.schema import DEFAULT_TZ, Alert, AlertLevel, aware
 from index.store import Store
 from .config import AgenciesFile, RulesFile, TopicsFile
 
@@ -30,7 +30,7 @@ class WarningEngine:
 
     def __init__(self, store: Store, rules: RulesFile, agencies: AgenciesFile, topics: TopicsFile,
                  notifiers: Sequence[Notifier] = (), *, keyword_count: int = 10, post_count: int = 5,
-                 max_notify_attempts: int = 5):
+                 max_notify_attempts: int = 5, tz: tzinfo = DEFAULT_TZ):
         names = [n.name for n in notifiers]
         if len(set(names)) != len(names):
             raise ValueError(f"notifier names must be unique, got {names}")
@@ -39,14 +39,15 @@ class WarningEngine:
         self.router = Router(agencies)
         self.grader = RegionGrader(topics.home_region)
         self.describer = FindingDescriber(store, keyword_count=keyword_count, post_count=post_count)
-        self.factory = AlertFactory()
+        self.tz = tz                    # app.yaml `timezone`: naive times and alert ids read in it
+        self.factory = AlertFactory(tz)
         self.book = AlertBook(store)
         self.notifiers = list(notifiers)
         self.max_notify_attempts = max_notify_attempts
 
     def evaluate(self, now: datetime) -> list[AlertChange]:
         """Run all rules at `now`; returns the alerts raised, escalated, updated or ended."""
-        now = aware(now)
+        now = aware(now, self.tz)
         changes: list[AlertChange] = []
         for rule in self.rules:
             try:

@@ -24,15 +24,21 @@ DEFAULT_CONFIG = os.environ.get("YUQING_CONFIG", "configs/app.yaml")
 
 
 def _parse_time(value: str) -> datetime:
-    from index.schema import aware
+    """An ISO time; without an offset it is read in the configured `timezone` (see _at)."""
     try:
-        return aware(datetime.fromisoformat(value))
+        return datetime.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO date/time: {value!r} (e.g. 2026-11-20T07:30)") from None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
+
+
+def _at(value: datetime | None, settings: Settings) -> datetime | None:
+    """A time from the command line in the office's zone (app.yaml `timezone`) when it gave no offset."""
+    from index.schema import aware
+    return aware(value, settings.tz) if value is not None else None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -53,8 +59,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     for name in args.source or []:
         settings.source(name)  # fail early on unknown names
     report = App(settings).crawl_in_process(args.source or None)
-    print(json.dumps(report.as_dict() if hasattr(report, "as_dict") else report, ensure_ascii=False, default=str))
-    return EXIT_OK
+    print(json.dumps(report.as_dict(), ensure_ascii=False, default=str))
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_enrich(args: argparse.Namespace) -> int:
@@ -70,9 +76,10 @@ def cmd_enrich(args: argparse.Namespace) -> int:
 
 def cmd_warn(args: argparse.Namespace) -> int:
     from .jobs import App
-    app = App(_settings(args))
+    settings = _settings(args)
+    app = App(settings)
     try:
-        changes = app.evaluate_warnings(args.at)
+        changes = app.evaluate_warnings(_at(args.at, settings))
     finally:
         app.close()
     for change in changes:
@@ -83,9 +90,10 @@ def cmd_warn(args: argparse.Namespace) -> int:
 
 def cmd_brief(args: argparse.Namespace) -> int:
     from .jobs import App
-    app = App(_settings(args))
+    settings = _settings(args)
+    app = App(settings)
     try:
-        path = app.write_briefing(args.at, hours=args.hours)
+        path = app.write_briefing(_at(args.at, settings), hours=args.hours)
     finally:
         app.close()
     print(path)
@@ -97,9 +105,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nlp.privacy import mask_pii
 
     from .jobs import App
-    app = App(_settings(args))
+    settings = _settings(args)
+    app = App(settings)
     try:
-        query = PostQuery(text=" ".join(args.words) or None, start=args.since, end=args.until,
+        query = PostQuery(text=" ".join(args.words) or None, start=_at(args.since, settings),
+                          end=_at(args.until, settings),
                           sentiments=tuple(args.sentiment or ()), topics=tuple(args.topic or ()),
                           platforms=tuple(args.platform or ()), region_codes=tuple(args.region or ()))
         result = app.store.search(query, size=args.size, sort=args.sort)
@@ -110,27 +120,35 @@ def cmd_search(args: argparse.Namespace) -> int:
         p = hit.post
         snippet = mask_pii(hit.highlight or p.text[:80]).replace("\n", " ")
         snippet = html.unescape(snippet.replace("<em>", "【").replace("</em>", "】"))
-        print(f"{p.published_at:%m-%d %H:%M} {p.platform:9s} {p.sentiment_label or '-'} {p.topic or '-'}  {snippet}")
+        print(f"{p.published_at.astimezone(settings.tz):%m-%d %H:%M} {p.platform:9s} {p.sentiment_label or '-'} {p.topic or '-'}  {snippet}")
     return EXIT_OK
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from .jobs import App
-    app = App(_settings(args))
+    settings = _settings(args)
+    app = App(settings)
     try:
         alerts = app.store.list_alerts(statuses=tuple(args.status or ()), agency=args.agency, limit=args.limit)
     finally:
         app.close()
     for a in alerts:
-        print(f"[{a.level}] {a.status:12s} {a.last_seen:%m-%d %H:%M} {a.title} → {a.agency_name or a.agency}")
+        print(f"[{a.level}] {a.status:12s} {a.last_seen.astimezone(settings.tz):%m-%d %H:%M} {a.title} → {a.agency_name or a.agency}")
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    s = settings
-    print(f"{s.config_path}: OK — {len(s.sources.sources)} sources, {len(s.topics.topics)} topics, "
-          f"{len(s.rules.rules)} rules, {len(s.agencies.agencies)} agencies, store={s.app.store.backend}")
+    """Everything the service checks at start (yuqing.checks.preflight); non-zero exit on any problem."""
+    from .checks import preflight
+    s = _settings(args)
+    result = preflight(s)
+    if not result.ok:
+        for problem in result.problems:
+            print(problem, file=sys.stderr)
+        print(f"{s.config_path}: {len(result.problems)} problem(s)", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{s.config_path}: OK — {', '.join(result.checked)}; {len(s.topics.topics)} topics, "
+          f"{len(s.agencies.agencies)} agencies, timezone {s.app.timezone}")
     return EXIT_OK
 
 

@@ -53,13 +53,24 @@ class App:
         self._lock = threading.RLock()  # enrichment and warnings share the store and models
         self._children: set[subprocess.Popen] = set()
         self._children_lock = threading.Lock()
+        self._stopping = threading.Event()   # set once shutdown began: a crawl ending now was cancelled
 
-    def stop_children(self) -> None:
-        """Ask running crawls to finish: Scrapy flushes its pipelines on SIGTERM."""
+    def stop_children(self, grace_s: float = 20.0) -> None:
+        """Ask running crawls to finish (Scrapy flushes its pipelines on SIGTERM), then SIGKILL
+        any still running after `grace_s`, so a stuck crawl cannot hold up shutdown."""
+        self._stopping.set()
         with self._children_lock:
-            for proc in self._children:
-                if proc.poll() is None:
-                    proc.terminate()
+            children = [p for p in self._children if p.poll() is None]
+        for proc in children:
+            proc.terminate()
+        deadline = time.monotonic() + grace_s
+        for proc in children:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("crawl did not stop within the grace period; killed",
+                            extra={"pid": proc.pid, "grace_s": grace_s})
+                proc.kill()
 
     # --- components --------------------------------------------------------
     @property
@@ -106,7 +117,7 @@ class App:
         if self._engine is None:
             from warning.engine import WarningEngine
             self._engine = WarningEngine(self.store, self.settings.rules, self.settings.agencies,
-                                         self.settings.topics, notifiers=self.build_notifiers())
+                                         self.settings.topics, notifiers=self.build_notifiers(), tz=self.settings.tz)
         return self._engine
 
     def build_notifiers(self) -> list:
@@ -114,9 +125,9 @@ class App:
         from warning.notifiers import FileNotifier, build_notifiers
         configured = self.settings.app.notifiers
         if not configured:
-            return [FileNotifier(self.output_dir)]
+            return [FileNotifier(self.output_dir, tz=self.settings.tz)]
         return build_notifiers(configured, default_dir=self.output_dir, agencies=self.settings.agencies,
-                               resolve=self.settings.path, path=self.settings.config_path)
+                               resolve=self.settings.path, path=self.settings.config_path, tz=self.settings.tz)
 
     def close(self) -> None:
         if self._store is not None:
@@ -155,7 +166,10 @@ class App:
                 break
             except json.JSONDecodeError:
                 continue
-        if proc.returncode != 0:
+        if self._stopping.is_set() and proc.returncode != 0:
+            report["cancelled"] = True
+            log.info("crawl cancelled by shutdown", extra={"source": source_name, "exit_code": proc.returncode})
+        elif proc.returncode != 0:
             log.error("crawl failed", extra={"source": source_name, "exit_code": proc.returncode,
                                              "stderr": stderr[-2000:]})
         else:
@@ -242,6 +256,7 @@ class App:
             path = render_briefing(self.store, start=end - timedelta(hours=hours), end=end, out_dir=out,
                                    office_name=self.settings.app.office_name,
                                    agencies=self.settings.agencies, topics=self.settings.topics,
-                                   source_labels={s.name: s.label for s in self.settings.sources.sources if s.label})
+                                   source_labels={s.name: s.label for s in self.settings.sources.sources if s.label},
+                                   tz=self.settings.tz)
         log.info("briefing written", extra={"path": str(path)})
         return path

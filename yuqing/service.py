@@ -21,6 +21,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Schedule, Settings
+from .checks import preflight
 from .jobs import App
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ def trigger_for(schedule: Schedule, tz):
 
 
 class Service:
-    def __init__(self, settings: Settings, crawl_workers: int = 2):
+    def __init__(self, settings: Settings, crawl_workers: int = 2, shutdown_grace_s: float = 20.0):
         self.settings = settings
+        self.shutdown_grace_s = shutdown_grace_s
         self.app = App(settings)
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(
@@ -74,7 +76,14 @@ class Service:
         def stop(signum, _frame):
             log.info("shutdown requested", extra={"signal": signal.Signals(signum).name})
             self.stopping.set()
-            self.app.stop_children()
+
+        checks = preflight(self.settings)
+        if not checks.ok:
+            for problem in checks.problems:
+                log.error("preflight: %s", problem)
+            log.error("service not started: %d configuration problem(s); see `yuqing config check`",
+                      len(checks.problems))
+            return 2
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
@@ -85,8 +94,11 @@ class Service:
             while not self.stopping.wait(1.0):
                 pass
         finally:
-            # Wait for running jobs: enrichment only drops an inbox batch after the store
-            # committed it, so an interrupted job would simply be retried next start.
+            # Crawls get SIGTERM, then SIGKILL after the grace period; then wait for running
+            # jobs: enrichment only drops an inbox batch after the store committed it, so an
+            # interrupted job would simply be retried next start.
+            self.scheduler.pause()
+            self.app.stop_children(self.shutdown_grace_s)
             self.scheduler.shutdown(wait=True)
             self.app.close()
             log.info("service stopped")

@@ -9,12 +9,14 @@ release are refused at start with a clear message, never accepted and dropped.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import tzinfo
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from index.configbase import ConfigError
 from index.plugins import ComponentError, Registry
+from index.schema import DEFAULT_TZ
 
 from ..config import AgenciesFile, NotifierSettings
 from .base import NotificationError, Notifier, NotifierContext, PathResolver
@@ -76,7 +78,8 @@ def validate_notifiers(settings: Iterable[NotifierSettings], path: Path | str = 
 
 
 def build_notifiers(settings: Iterable[NotifierSettings], *, agencies: AgenciesFile, default_dir: Path,
-                    resolve: PathResolver = Path, path: Path | str = "app.yaml") -> list[Notifier]:
+                    resolve: PathResolver = Path, path: Path | str = "app.yaml",
+                    tz: tzinfo = DEFAULT_TZ) -> list[Notifier]:
     """Notifiers for app.yaml's enabled `notifiers:`; any problem is a ConfigError, nothing is skipped.
 
     `default_dir` holds file notifier output when a file notifier names no path;
@@ -84,7 +87,7 @@ def build_notifiers(settings: Iterable[NotifierSettings], *, agencies: AgenciesF
     """
     settings = list(settings)
     validate_notifiers(settings, path)
-    context = NotifierContext(agencies=agencies, default_dir=Path(default_dir), resolve=resolve)
+    context = NotifierContext(agencies=agencies, default_dir=Path(default_dir), resolve=resolve, tz=tz)
     notifiers = []
     for index, item in enumerate(settings):
         if not item.enabled:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from index.configbase import StrictModel
-from index.schema import Alert, AlertLevel
+from index.schema import DEFAULT_TZ, Alert, AlertLevel
 
 from ..alerts import AlertChange
 
@@ -28,6 +29,7 @@ class NotifierContext:
     agencies: "AgenciesFile"
     default_dir: Path            # where file output goes when a notifier names no path
     resolve: PathResolver = Path  # configured relative path -> real path
+    tz: tzinfo = DEFAULT_TZ       # app.yaml `timezone`: the zone times are shown in
 
 
 class Notifier(abc.ABC):
@@ -35,14 +37,15 @@ class Notifier(abc.ABC):
 
     options_model: ClassVar[type[StrictModel]] = StrictModel   # the type's own options in app.yaml
 
-    def __init__(self, name: str, min_level: AlertLevel | str = AlertLevel.blue):
+    def __init__(self, name: str, min_level: AlertLevel | str = AlertLevel.blue, tz: tzinfo = DEFAULT_TZ):
         self.name = name
         self.min_level = AlertLevel.parse(min_level)
+        self.tz = tz
 
     @classmethod
     def from_config(cls, settings: "NotifierSettings", options: Any, context: NotifierContext) -> "Notifier":
         """Build from validated settings; types with options override this."""
-        return cls(name=settings.name, min_level=settings.min_level)
+        return cls(name=settings.name, min_level=settings.min_level, tz=context.tz)
 
     def accepts(self, alert: Alert) -> bool:
         return alert.level_enum.rank >= self.min_level.rank

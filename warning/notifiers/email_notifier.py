@@ -6,12 +6,13 @@ import os
 import smtplib
 import ssl as ssl_module
 from email.message import EmailMessage
+from datetime import tzinfo
 from email.utils import formatdate, make_msgid
 
 from pydantic import Field, model_validator
 
 from index.configbase import StrictModel
-from index.schema import Alert, AlertLevel
+from index.schema import DEFAULT_TZ, Alert, AlertLevel
 
 from ..alerts import AlertChange
 from ..config import AgenciesFile
@@ -54,8 +55,9 @@ class EmailNotifier(Notifier):
     def __init__(self, *, smtp_host: str, smtp_port: int | None = None, sender: str, agencies: AgenciesFile,
                  always_to: list[str] | None = None, name: str = "email",
                  min_level: AlertLevel | str = AlertLevel.blue, starttls: bool = False, ssl: bool = False,
-                 username: str | None = None, password_env: str | None = None, timeout: float = 10.0):
-        super().__init__(name, min_level)
+                 username: str | None = None, password_env: str | None = None, timeout: float = 10.0,
+                 tz: tzinfo = DEFAULT_TZ):
+        super().__init__(name, min_level, tz)
         self.ssl = ssl
         self.smtp_host, self.smtp_port, self.sender = smtp_host, smtp_port or (465 if ssl else 25), sender
         self.agencies = {a.id: a for a in agencies.agencies}
@@ -75,7 +77,7 @@ class EmailNotifier(Notifier):
         return cls(smtp_host=options.smtp_host, smtp_port=options.smtp_port, sender=options.sender,
                    agencies=context.agencies, always_to=options.always_to, name=settings.name,
                    min_level=settings.min_level, starttls=options.starttls, ssl=options.ssl,
-                   username=username, password_env=options.password_env, timeout=options.timeout_s)
+                   username=username, password_env=options.password_env, timeout=options.timeout_s, tz=context.tz)
 
     def recipients(self, alert: Alert) -> list[str]:
         agency = self.agencies.get(alert.agency or "") or self.agencies[self.default_agency]
@@ -99,7 +101,7 @@ class EmailNotifier(Notifier):
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message["X-Yuqing-Alert-Id"] = alert.id
-        message.set_content(alert_text(alert, change), charset="utf-8")
+        message.set_content(alert_text(alert, change, self.tz), charset="utf-8")
         return message
 
     def send(self, alert: Alert, change: AlertChange) -> None:

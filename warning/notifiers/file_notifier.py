@@ -5,12 +5,13 @@ import json
 import logging
 import os
 import re
+from datetime import tzinfo
 from pathlib import Path
 
 from pydantic import Field
 
 from index.configbase import StrictModel
-from index.schema import Alert, AlertLevel, now
+from index.schema import DEFAULT_TZ, Alert, AlertLevel, now
 
 from ..alerts import AlertChange
 from .base import NotificationError, Notifier, NotifierContext
@@ -31,14 +32,14 @@ class FileNotifier(Notifier):
     options_model = FileOptions
 
     def __init__(self, out_dir: str | os.PathLike[str], name: str = "file",
-                 min_level: AlertLevel | str = AlertLevel.blue):
-        super().__init__(name, min_level)
+                 min_level: AlertLevel | str = AlertLevel.blue, tz: tzinfo = DEFAULT_TZ):
+        super().__init__(name, min_level, tz)
         self.out_dir = Path(out_dir)
 
     @classmethod
     def from_config(cls, settings, options: FileOptions, context: NotifierContext) -> "FileNotifier":
         out_dir = context.resolve(options.path) if options.path else context.default_dir
-        return cls(out_dir, name=settings.name, min_level=settings.min_level)
+        return cls(out_dir, name=settings.name, min_level=settings.min_level, tz=context.tz)
 
     @property
     def log_path(self) -> Path:
@@ -56,7 +57,7 @@ class FileNotifier(Notifier):
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             page = self.page_path(alert)
             tmp = page.with_name(f".{page.name}.tmp")
-            tmp.write_text(alert_markdown(alert, change), encoding="utf-8")
+            tmp.write_text(alert_markdown(alert, change, self.tz), encoding="utf-8")
             os.replace(tmp, page)
         except OSError as exc:
             raise NotificationError(f"{self.name}: cannot write alert {alert.id} under {self.out_dir}: {exc}") from exc

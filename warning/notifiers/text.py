@@ -1,7 +1,7 @@
 """Plain-text and Markdown renderings of an alert, shared by file and email notifiers."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from index.schema import DEFAULT_TZ, Alert
 
@@ -9,8 +9,8 @@ from ..alerts import AlertChange
 from ..labels import CHANGE_LABELS, LEVEL_NAMES, STATUS_LABELS, metric_label, metric_value
 
 
-def _time(value: datetime) -> str:
-    return value.astimezone(DEFAULT_TZ).strftime("%Y-%m-%d %H:%M")
+def _time(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def subject_line(alert: Alert, change: AlertChange) -> str:
@@ -24,8 +24,8 @@ def metric_lines(alert: Alert) -> list[str]:
     return lines
 
 
-def alert_markdown(alert: Alert, change: AlertChange | None = None) -> str:
-    """A readable one-page record of the alert, rewritten on every notification."""
+def alert_markdown(alert: Alert, change: AlertChange | None = None, tz: tzinfo = DEFAULT_TZ) -> str:
+    """A readable one-page record of the alert, rewritten on every notification; times in `tz`."""
     lines = [f"# {alert.title}", ""]
     if change is not None:
         lines += [f"> {CHANGE_LABELS.get(change.kind, change.kind)}"
@@ -36,8 +36,8 @@ def alert_markdown(alert: Alert, change: AlertChange | None = None) -> str:
         f"- 责任单位：{alert.agency_name or alert.agency or '未分派'}",
         f"- 话题：{alert.topic or '—'}",
         f"- 地区：{alert.region.name if alert.region else '—'}",
-        f"- 统计时段：{_time(alert.window_start)} 至 {_time(alert.window_end)}",
-        f"- 首次发现：{_time(alert.first_seen)}；最近触发：{_time(alert.last_seen)}",
+        f"- 统计时段：{_time(alert.window_start, tz)} 至 {_time(alert.window_end, tz)}",
+        f"- 首次发现：{_time(alert.first_seen, tz)}；最近触发：{_time(alert.last_seen, tz)}",
         f"- 规则：{alert.rule}（{alert.rule_type}）",
         f"- 预警编号：{alert.id}",
         "",
@@ -53,6 +53,6 @@ def alert_markdown(alert: Alert, change: AlertChange | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def alert_text(alert: Alert, change: AlertChange) -> str:
+def alert_text(alert: Alert, change: AlertChange, tz: tzinfo = DEFAULT_TZ) -> str:
     """Plain-text body for mail and chat notifiers."""
-    return alert_markdown(alert, change).replace("# ", "").replace("> ", "")
+    return alert_markdown(alert, change, tz).replace("# ", "").replace("> ", "")

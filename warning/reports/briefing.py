@@ -9,7 +9,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,11 @@ _INTERVALS = (("hour", timedelta(hours=1), timedelta(days=3)), ("6h", timedelta(
               ("day", timedelta(days=1), timedelta.max))
 
 
-def _environment() -> Environment:
+def _environment(tz: tzinfo = DEFAULT_TZ) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda value: "—" if value is None else f"{value:.1%}"
-    env.filters["dt"] = lambda value, fmt="%m-%d %H:%M": value.astimezone(DEFAULT_TZ).strftime(fmt) if value else ""
+    env.filters["dt"] = lambda value, fmt="%m-%d %H:%M": value.astimezone(tz).strftime(fmt) if value else ""
     return env
 
 
@@ -62,8 +62,9 @@ class BriefingBuilder:
 
     def __init__(self, store: Store, agencies: AgenciesFile, topics: TopicsFile,
                  masker: Callable[[str | None], str] = mask, *, max_alerts: int = 30, max_posts: int = 10,
-                 source_labels: Mapping[str, str] | None = None):
+                 source_labels: Mapping[str, str] | None = None, tz: tzinfo = DEFAULT_TZ):
         self.store = store
+        self.tz = tz
         self.source_labels = dict(source_labels or {})
         self.agencies = {a.id: a for a in agencies.agencies}
         self.router = Router(agencies)
@@ -82,9 +83,9 @@ class BriefingBuilder:
         previous_negative = self.store.count(dataclasses.replace(previous, sentiments=(NEGATIVE,)))
         return {
             "office_name": office_name,
-            "report_date": end.astimezone(DEFAULT_TZ),
+            "report_date": end.astimezone(self.tz),
             "start": start, "end": end,
-            "generated_at": current_time(),
+            "generated_at": current_time().astimezone(self.tz),
             "overview": {
                 "total": total, "previous_total": previous_total, "change": _change(total, previous_total),
                 "negative": negative, "negative_share": _share(negative, total),
@@ -111,7 +112,7 @@ class BriefingBuilder:
     def _chart(self, period: PostQuery, span: timedelta) -> str:
         name, interval = next((n, i) for n, i, limit in _INTERVALS if span <= limit)
         buckets = self.store.histogram(period, name, group_by="sentiment")   # type: ignore[arg-type]
-        return trend_svg(buckets, interval)
+        return trend_svg(buckets, interval, self.tz)
 
     def _alerts(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         alerts = [a for a in self.store.list_alerts(since=start, limit=500)
@@ -185,19 +186,20 @@ class BriefingBuilder:
 
 def render_briefing(store: Store, *, start: datetime, end: datetime, out_dir: Path, office_name: str,
                     agencies: AgenciesFile, topics: TopicsFile,
-                    source_labels: Mapping[str, str] | None = None) -> Path:
+                    source_labels: Mapping[str, str] | None = None, tz: tzinfo = DEFAULT_TZ) -> Path:
     """Write the briefing for [start, end) to out_dir/briefing-YYYYMMDD-HHMM.html and return its path.
 
     source_labels maps configured source names to the names readers know (e.g. 浔阳晚报).
     """
-    start, end = aware(start), aware(end)
+    start, end = aware(start, tz), aware(end, tz)
     if end <= start:
         raise ValueError(f"briefing period must end after it starts: {start.isoformat()} .. {end.isoformat()}")
-    context = BriefingBuilder(store, agencies, topics, source_labels=source_labels).context(start, end, office_name)
-    html = _environment().get_template("briefing.html.j2").render(**context)
+    context = BriefingBuilder(store, agencies, topics, source_labels=source_labels, tz=tz).context(
+        start, end, office_name)
+    html = _environment(tz).get_template("briefing.html.j2").render(**context)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"briefing-{end.astimezone(DEFAULT_TZ):%Y%m%d-%H%M}.html"
+    path = out_dir / f"briefing-{end.astimezone(tz):%Y%m%d-%H%M}.html"
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, path)

@@ -10,7 +10,7 @@ import io
 import re
 import warnings
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 
 import matplotlib
 from matplotlib.dates import AutoDateLocator, DateFormatter
@@ -37,14 +37,14 @@ _RC = {
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
 
 
-def trend_svg(buckets: Sequence[TimeBucket], interval: timedelta) -> str:
-    """A stacked bar chart of posts per time bucket by sentiment, as an <svg> element string."""
+def trend_svg(buckets: Sequence[TimeBucket], interval: timedelta, tz: tzinfo = DEFAULT_TZ) -> str:
+    """A stacked bar chart of posts per time bucket by sentiment, as an <svg> element string (times in `tz`)."""
     with matplotlib.rc_context(_RC), warnings.catch_warnings():
         # Layout measures CJK text with a Latin font; the browser renders it properly.
         warnings.filterwarnings("ignore", message=r"Glyph .* missing from", category=UserWarning)
         figure = Figure(figsize=(9.0, 2.8), layout="constrained")
         axes = figure.add_subplot()
-        times = [bucket.start.astimezone(DEFAULT_TZ).replace(tzinfo=None) for bucket in buckets]
+        times = [bucket.start.astimezone(tz).replace(tzinfo=None) for bucket in buckets]
         width = interval / timedelta(days=1) * 0.85
         bottom = [0] * len(buckets)
         keys = list(SENTIMENT_ORDER) + sorted({k for b in buckets for k in b.counts} - set(SENTIMENT_ORDER))

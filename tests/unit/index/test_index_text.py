@@ -26,8 +26,8 @@ def test_split_query_separates_phrases_and_chunks():
 
 
 def test_segmenter_tokens_keep_order_and_fold_whitespace(segmenter: Segmenter):
-    assert segmenter.tokens("九江发布暴雨蓝色预警") == ["九江", "发布", "暴雨", "蓝色", "预警"]
-    assert segmenter.tokens("hello   world\n九江") == ["hello", " ", "world", " ", "九江"]
+    assert segmenter.index_tokens("九江发布暴雨蓝色预警") == ["九江", "发布", "暴雨", "蓝色", "预警"]
+    assert segmenter.index_tokens("hello   world\n九江") == ["hello", " ", "world", " ", "九江"]
     assert segmenter.words("暴雨，内涝！") == ["暴雨", "内涝"]
 
 
@@ -44,7 +44,7 @@ def test_user_dictionary_is_loaded_and_a_missing_one_only_warns(tmp_path: Path, 
     seg = Segmenter([words, tmp_path / "missing.txt"])
     assert "濂溪区" in seg.tokens("濂溪区暴雨")
     assert any("not loaded" in r.getMessage() for r in caplog.records)
-    assert "濂溪区" not in get_segmenter().tokens("濂溪区暴雨")     # private: the shared one is untouched
+    assert "濂溪区" not in get_segmenter().index_tokens("濂溪区暴雨")     # private: the shared one is untouched
 
 
 def test_is_searchable():
