@@ -242,8 +242,13 @@ class App:
         if self._linker is not None:
             self._linker.reset()
 
+    def lock_path(self, name: str) -> Path:
+        return self.settings.path(self.settings.app.data_dir) / "locks" / f"{name}.lock"
+
     def evaluate_warnings(self, now: datetime | None = None) -> list:
-        with self._lock:
+        """One evaluation at a time across processes too (yuqing.locks): no alert raised or sent twice."""
+        from .locks import process_lock
+        with self._lock, process_lock(self.lock_path("warning")):
             return self.engine.evaluate(now or self.settings.now())
 
     def write_briefing(self, now: datetime | None = None, hours: int = 24) -> Path:
