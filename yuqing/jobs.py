@@ -263,23 +263,15 @@ class App:
         Each try is counted in post.extra["enrich_attempts"]; after MAX_ENRICH_ATTEMPTS a post
         is passed over, so a post no model can read never takes every run's slots.
         """
-        from index.store import PostQuery
         limit = self.settings.app.nlp.reenrich_per_run
         if limit <= 0:
             return
-        todo = []
-        for post in self.store.iter_posts(PostQuery(enriched=False), batch_size=min(limit, 500)):
-            if post.id in skip or int(post.extra.get("enrich_attempts", 0)) >= MAX_ENRICH_ATTEMPTS:
-                continue
-            todo.append(post)
-            if len(todo) >= limit:
-                break
-        if not todo:
-            return
         try:
-            enriched = self.enricher.enrich(todo)
+            todo = self._unenriched(limit, skip)
+            if not todo:
+                return
             out = []
-            for post in enriched:
+            for post in self.enricher.enrich(todo):
                 if post.enriched_at is None:
                     attempts = int(post.extra.get("enrich_attempts", 0)) + 1
                     post = post.model_copy(update={"extra": {**post.extra, "enrich_attempts": attempts}})
@@ -291,7 +283,12 @@ class App:
             result = self.store.upsert_posts(out)
         except StoreUnavailable as exc:
             report.errors.append(f"re-enrichment: store unavailable: {exc}")
-            log.warning("store unavailable; re-enrichment postponed", extra={"posts": len(todo)})
+            log.warning("store unavailable; re-enrichment postponed", extra={"error": str(exc)[:500]})
+            report.reenriched = 0
+            return
+        except Exception as exc:  # noqa: BLE001 - the inbox was drained; a retry bug must not fail the run
+            log.exception("re-enrichment failed; retried next run", extra={"error": type(exc).__name__})
+            report.errors.append(f"re-enrichment: {type(exc).__name__}: {exc}")
             report.reenriched = 0
             return
         if result.errors:
@@ -316,6 +313,23 @@ class App:
         # The linker's memory may hold posts the store never got: rebuild it from the store next time.
         if self._linker is not None:
             self._linker.reset()
+
+    def _unenriched(self, limit: int, skip: set[str]) -> list:
+        from index.store import PostQuery
+        todo = []
+        posts = self.store.iter_posts(PostQuery(enriched=False), batch_size=min(limit, 500))
+        try:
+            for post in posts:
+                if post.id in skip or int(post.extra.get("enrich_attempts", 0)) >= MAX_ENRICH_ATTEMPTS:
+                    continue
+                todo.append(post)
+                if len(todo) >= limit:
+                    break
+        finally:
+            close = getattr(posts, "close", None)
+            if close is not None:
+                close()      # release the store's read cursor before writing
+        return todo
 
     def evaluate_warnings(self, now: datetime | None = None) -> list:
         with self._lock:
