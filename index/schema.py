@@ -164,6 +164,8 @@ class Post(_Model):
     dup_group: str | None = Field(default=None, description="near-duplicate group id")
     is_first_report: bool = Field(default=False, description="首发: earliest post of its dup group")
     pii_masked: bool = False
+    analysis_truncated: bool = Field(default=False, description="enrichment read only the start of the text "
+                                                                 "(nlp.max_analysis_chars or the segmentation deadline)")
     enriched_at: datetime | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 

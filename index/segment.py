@@ -22,7 +22,7 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +40,37 @@ _TAGS = re.compile(r"^[a-z]{1,4}$")
 _INLINE_COMMENT = re.compile(r"\s+#")
 # Both ASCII and Chinese quotation marks delimit a phrase.
 _PHRASE = re.compile(r'"([^"]*)"|“([^”]*)”')
+
+
+CHUNK_CHARS = 2000
+# Break after sentence punctuation or a newline; the break stays with the chunk before it.
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])")
+
+
+def chunks(text: str, size: int = CHUNK_CHARS) -> Iterator[str]:
+    """Sentence-aligned pieces of at most `size` characters, in order; joined they are `text`.
+
+    jieba's cost grows faster than linearly with the length of a run of text between
+    punctuation, and a spam wall may have none: cutting such pieces keeps it linear.
+    """
+    if len(text) <= size:
+        if text:
+            yield text
+        return
+    buf = ""
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > size:                  # a run without punctuation: hard cut
+            if buf:
+                yield buf
+                buf = ""
+            yield sentence[:size]
+            sentence = sentence[size:]
+        if len(buf) + len(sentence) > size and buf:
+            yield buf
+            buf = ""
+        buf += sentence
+    if buf:
+        yield buf
 
 
 class Mode(str, enum.Enum):
@@ -177,9 +208,12 @@ class Segmenter:
     # --- the cut and its modes ------------------------------------------------
     def cut(self, text: str) -> list[str]:
         """Every token of `text` in order, whitespace dropped: the one cut both modes share."""
-        if not text:
-            return []
-        return [t for t in self.tokenizer.cut(text, HMM=False) if not t.isspace()]
+        return [t for t in self._raw(text) if not t.isspace()]
+
+    def _raw(self, text: str) -> Iterator[str]:
+        tokenizer = self.tokenizer
+        for piece in chunks(text or ""):
+            yield from tokenizer.cut(piece, HMM=False)
 
     def segment(self, text: str, mode: Mode | str = Mode.analysis) -> list[str]:
         return self.index_tokens(text) if Mode(mode) is Mode.indexing else self.tokens(text)
@@ -187,7 +221,7 @@ class Segmenter:
     def index_tokens(self, text: str) -> list[str]:
         """Indexing mode: every token in order, runs of whitespace folded to one " " token."""
         out: list[str] = []
-        for token in self.tokenizer.cut(text, HMM=False):
+        for token in self._raw(text):
             if token.isspace():
                 if out and out[-1] != " ":
                     out.append(" ")
@@ -199,7 +233,7 @@ class Segmenter:
 
     def words(self, text: str) -> list[str]:
         """The searchable words of `text` (indexing mode, for queries): tokens holding a letter or digit."""
-        return [t for t in self.tokenizer.cut(text, HMM=False) if is_searchable(t)]
+        return [t for t in self._raw(text) if is_searchable(t)]
 
     def tokens(self, text: str) -> list[str]:
         """Analysis mode: content words of `text`."""

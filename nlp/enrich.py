@@ -9,6 +9,10 @@ Models: models/sentiment and models/topic are required; models/emotion and
 models/rumor are used when present (an INFO line says when one is skipped).
 Near-duplicate groups and events need the posts that came before, so they are a
 separate, stateful step over the store: nlp.linking.StreamLinker.
+
+Analysis reads at most max_analysis_chars of a post and segments it within
+segment_timeout_s (nlp.bounded), so one pasted novel cannot stall the queue; such
+a post is stored whole and flagged analysis_truncated.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import numpy as np
 
 from index.schema import Emotion, Post, Region, RiskFlag, Sentiment, Topic, now
 
+from .bounded import bounded_cut
 from .cleaning import clean_text
 from .errors import ModelFormatError, ModelNotFoundError
 from .keywords import KeywordExtractor
@@ -79,7 +84,8 @@ class Enricher:
                  regions: RegionExtractor | None, keywords: KeywordExtractor | None = None,
                  emotion: Any | None = None, rumor: Any | None = None,
                  batch_size: int = 256, top_keywords: int = 8, topic_min_score: float = 0.25, max_topics: int = 3,
-                 rumor_threshold: float | None = None):
+                 rumor_threshold: float | None = None,
+                 max_analysis_chars: int = 20000, segment_timeout_s: float = 5.0):
         self.segmenter = segmenter
         self.sentiment = sentiment
         self.topic = topic
@@ -93,10 +99,13 @@ class Enricher:
         self.max_topics = max_topics
         self._risk_column = risk_label_index(rumor) if rumor is not None else 0
         self.rumor_threshold = rumor_threshold if rumor_threshold is not None else _configured_threshold(rumor)
+        self.max_analysis_chars = max(1, max_analysis_chars)
+        self.segment_timeout_s = segment_timeout_s
 
     @classmethod
     def from_models_dir(cls, models_dir: Path, *, home_region: Sequence[str] = (), user_dicts: Sequence[Path] = (),
-                        batch_size: int = 256) -> "Enricher":
+                        batch_size: int = 256, max_analysis_chars: int = 20000,
+                        segment_timeout_s: float = 5.0) -> "Enricher":
         """Load models/sentiment and models/topic (required), models/emotion and models/rumor (when present);
         the gazetteer from models/regions if present, else the shipped one."""
         models_dir = Path(models_dir)
@@ -113,7 +122,8 @@ class Enricher:
             logger.warning("region extraction disabled: no gazetteer")
         segmenter.warm_up()
         return cls(segmenter=segmenter, sentiment=sentiment, topic=topic, emotion=emotion, rumor=rumor,
-                   regions=regions, batch_size=batch_size)
+                   regions=regions, batch_size=batch_size, max_analysis_chars=max_analysis_chars,
+                   segment_timeout_s=segment_timeout_s)
 
     def enrich(self, posts: Sequence[Post]) -> list[Post]:
         """New Post objects with tokens, keywords, sentiment, topics, region, pii_masked and enriched_at set."""
@@ -138,8 +148,12 @@ class Enricher:
         return out
 
     def _enrich_batch(self, batch: list[Post]) -> list[Post]:
-        texts = [clean_text(p.text) for p in batch]
-        words = [self.segmenter.cut(t) for t in texts]
+        texts, words, truncated = [], [], []
+        for post in batch:
+            text, ws, cut_short = self._analysable(post)
+            texts.append(text)
+            words.append(ws)
+            truncated.append(cut_short)
         sentiment_probs = probability_matrix(self.sentiment, texts, words)
         topic_probs = probability_matrix(self.topic, texts, words)
         emotion_probs = probability_matrix(self.emotion, texts, words) if self.emotion is not None else None
@@ -156,6 +170,7 @@ class Enricher:
                 "topics": self._topics(topic_probs[i]),
                 "region": self._region(post, text, ws),
                 "pii_masked": contains_pii(post.text),
+                "analysis_truncated": truncated[i],
                 "enriched_at": stamp,
             }
             if emotion_probs is not None:
@@ -166,6 +181,18 @@ class Enricher:
                 update["rumor"] = RiskFlag(flagged=risk >= self.rumor_threshold, score=risk)
             out.append(post.model_copy(update=update))
         return out
+
+    def _analysable(self, post: Post) -> tuple[str, list[str], bool]:
+        """(analysed text, its words, whether anything was left out) within the length and time caps."""
+        raw = post.text
+        capped = raw[: self.max_analysis_chars]
+        result = bounded_cut(self.segmenter.cut, clean_text(capped), max_chars=self.max_analysis_chars,
+                             timeout_s=self.segment_timeout_s)
+        if result.timed_out:
+            logger.warning("segmentation stopped at its deadline; post analysed in part",
+                           extra={"post_id": post.id, "timeout_s": self.segment_timeout_s,
+                                  "chars_analysed": len(result.text)})
+        return result.text, result.words, result.truncated or len(capped) < len(raw)
 
     def _topics(self, row) -> list[Topic]:
         order = row.argsort()[::-1]

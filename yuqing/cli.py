@@ -74,6 +74,33 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.failed_batches else EXIT_OK
 
 
+def cmd_inbox_list(args: argparse.Namespace) -> int:
+    from .jobs import App
+    status = App(_settings(args)).inbox.status()
+    if args.json:
+        print(json.dumps({"counts": status.counts(), **status.__dict__}, ensure_ascii=False))
+        return EXIT_OK
+    for state, names in status.__dict__.items():
+        print(f"{state}: {len(names)}")
+        for name in names:
+            print(f"  {name}")
+    return EXIT_OK
+
+
+def cmd_inbox_retry(args: argparse.Namespace) -> int:
+    from .jobs import App
+    inbox = App(_settings(args)).inbox
+    try:
+        moved = inbox.retry(args.names)
+    except KeyError as exc:
+        print(f"inbox retry: {exc.args[0]}", file=sys.stderr)
+        return EXIT_CONFIG
+    for name in moved:
+        print(f"back in the inbox: {name}")
+    log.info("quarantined batches retried", extra={"files": moved, "inbox": str(inbox.dir)})
+    return EXIT_OK
+
+
 def cmd_warn(args: argparse.Namespace) -> int:
     from .jobs import App
     settings = _settings(args)
@@ -177,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("enrich", help="enrich the inbox into the store"))
     p.set_defaults(func=cmd_enrich)
+
+    p = sub.add_parser("inbox", help="inspect the inbox; put quarantined batches back")
+    isub = p.add_subparsers(dest="inbox_command", required=True, metavar="ACTION")
+    q = with_config(isub.add_parser("list", help="pending, claimed, quarantined and rejected batches"))
+    q.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    q.set_defaults(func=cmd_inbox_list)
+    q = with_config(isub.add_parser("retry", help="move quarantined batches back into the inbox"))
+    q.add_argument("names", nargs="*", help="batch file names (default: every quarantined batch)")
+    q.set_defaults(func=cmd_inbox_retry)
 
     p = with_config(sub.add_parser("warn", help="evaluate warning rules once"))
     p.add_argument("--at", type=_parse_time, default=None, help="evaluate as of this time (default: now)")

@@ -23,6 +23,14 @@ from .config import Settings
 
 log = logging.getLogger(__name__)
 
+MAX_ENRICH_ATTEMPTS = 3   # re-enrichment tries of one stored post before it is passed over
+
+
+@dataclass
+class _Unread:
+    """A claimed batch that failed before it was read: enough for Inbox.release."""
+    path: Path
+
 
 @dataclass
 class EnrichReport:
@@ -33,6 +41,9 @@ class EnrichReport:
     duplicates: int = 0          # posts that joined an earlier post's near-duplicate group
     regrouped: int = 0           # stored posts re-stored because a late original took their group (首发)
     events: int = 0              # events opened or updated
+    quarantined: int = 0         # batches set aside in inbox_dir/quarantine (see `yuqing inbox list`)
+    reenriched: int = 0          # stored unenriched posts enriched by this run
+    recovered: list[str] = field(default_factory=list)   # stale claims of dead drainers put back
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -101,6 +112,8 @@ class App:
                 home_region=list(self.settings.topics.home_region),
                 user_dicts=[self.settings.path(p) for p in nlp_cfg.user_dicts],
                 batch_size=nlp_cfg.batch_size,
+                max_analysis_chars=nlp_cfg.max_analysis_chars,
+                segment_timeout_s=nlp_cfg.segment_timeout_s,
             )
         return self._enricher
 
@@ -177,51 +190,124 @@ class App:
         return report
 
     def enrich_pending(self) -> EnrichReport:
-        """Drain the inbox: enrich each batch and store it; a batch leaves the inbox only once stored.
+        """Drain the inbox: claim each batch, enrich and store it; a batch leaves the inbox only once stored.
 
-        If the store is unreachable the batch stays (the inbox is the spool) and the
-        next run retries it; ids are stable, so a retried batch never duplicates posts.
+        If the store is unreachable the batch goes back (the inbox is the spool) and the
+        drain stops; the next run retries it, and stable ids mean no duplicates. Any other
+        failure quarantines the batch (inbox_dir/quarantine/, with a reason file) so the
+        queue never jams behind it. Claims (crawler.claims) keep two drainers off one batch.
+        Then stored posts whose enrichment failed earlier are retried (`reenriched`).
         """
         report = EnrichReport()
         started = time.monotonic()
         with self._lock:
             inbox = self.inbox
-            for batch in inbox.batches():
-                report.batches += 1
-                report.rejected += len(batch.rejected)
-                for lineno, reason in batch.rejected:
-                    log.warning("inbox line rejected", extra={"file": batch.path.name, "line": lineno,
-                                                               "reason": reason})
-                try:
-                    enriched = self.enricher.enrich(batch.posts) if batch.posts else []
-                    linked = self._link(enriched)
-                    result = self.store.upsert_posts(linked.posts if linked else enriched)
-                    if linked is not None:
-                        if linked.updated:
-                            self.store.upsert_posts(linked.updated)
-                        self.linker.commit(linked)
-                        report.duplicates += linked.duplicates
-                        report.regrouped += len(linked.updated)
-                        report.events += len(linked.events)
-                except StoreUnavailable as exc:
-                    self._forget_links()
-                    report.failed_batches += 1
-                    report.errors.append(f"{batch.path.name}: store unavailable: {exc}")
-                    log.warning("store unavailable; batch kept in inbox", extra={"file": batch.path.name})
+            for name in inbox.recover_stale_claims():
+                report.recovered.append(name)
+            stored_ids: set[str] = set()
+            for path in inbox.pending():
+                claimed = inbox.claim(path)
+                if claimed is None:       # another drainer claimed it first
+                    continue
+                if not self._drain_one(inbox, claimed, report, stored_ids):
                     break
-                except Exception:
-                    self._forget_links()
-                    raise
-                if result.errors:
-                    report.errors.extend(f"{pid}: {why}" for pid, why in result.errors.items())
-                report.posts += result.written
-                inbox.done(batch)
+            if not report.failed_batches:
+                self._reenrich(report, skip=stored_ids)
         report.seconds = round(time.monotonic() - started, 2)
-        if report.batches:
+        if report.batches or report.reenriched:
             log.info("enrichment done", extra={"posts": report.posts, "batches": report.batches,
-                                               "duplicates": report.duplicates, "events": report.events,
-                                               "seconds": report.seconds})
+                                               "quarantined": report.quarantined, "rejected": report.rejected,
+                                               "reenriched": report.reenriched, "duplicates": report.duplicates,
+                                               "events": report.events, "seconds": report.seconds})
         return report
+
+    def _drain_one(self, inbox: Inbox, path: Path, report: EnrichReport, stored_ids: set[str]) -> bool:
+        """Enrich and store one claimed batch; False when the store is unavailable (stop draining)."""
+        report.batches += 1
+        batch = None
+        try:
+            batch = inbox.read(path)
+            for lineno, reason in batch.rejected:
+                log.warning("inbox line rejected", extra={"file": path.name, "line": lineno, "reason": reason})
+                report.errors.append(f"{path.name}: line {lineno}: {reason}")
+            report.rejected += len(batch.rejected)
+            result = self._store_enriched(batch.posts, report)
+        except StoreUnavailable as exc:
+            self._forget_links()
+            inbox.release(batch or _Unread(path))
+            report.failed_batches += 1
+            report.errors.append(f"{path.name}: store unavailable: {exc}")
+            log.warning("store unavailable; batch kept in inbox", extra={"file": path.name})
+            return False
+        except Exception as exc:  # noqa: BLE001 - a batch's own failure must not jam the queue
+            self._forget_links()
+            inbox.quarantine(path, exc)
+            report.quarantined += 1
+            report.errors.append(f"{path.name}: quarantined: {type(exc).__name__}: {exc}")
+            log.exception("batch quarantined", extra={"file": path.name, "error": type(exc).__name__})
+            return True
+        except BaseException:     # interrupted: give the batch back before going down
+            self._forget_links()
+            inbox.release(batch or _Unread(path))
+            raise
+        if result.errors:
+            report.errors.extend(f"{pid}: {why}" for pid, why in result.errors.items())
+        report.posts += result.written
+        stored_ids.update(p.id for p in batch.posts)
+        inbox.done(batch)
+        return True
+
+    def _store_enriched(self, posts: list, report: EnrichReport):
+        """Enrich, link and upsert posts; returns the store's UpsertReport."""
+        enriched = self.enricher.enrich(posts) if posts else []
+        linked = self._link(enriched)
+        result = self.store.upsert_posts(linked.posts if linked else enriched)
+        if linked is not None:
+            if linked.updated:
+                self.store.upsert_posts(linked.updated)
+            self.linker.commit(linked)
+            report.duplicates += linked.duplicates
+            report.regrouped += len(linked.updated)
+            report.events += len(linked.events)
+        return result
+
+    def _reenrich(self, report: EnrichReport, skip: set[str]) -> None:
+        """Stored posts left unenriched by a model failure, oldest first, at most nlp.reenrich_per_run.
+
+        Each try is counted in post.extra["enrich_attempts"]; after MAX_ENRICH_ATTEMPTS a post
+        is passed over, so a post no model can read never takes every run's slots.
+        """
+        limit = self.settings.app.nlp.reenrich_per_run
+        if limit <= 0:
+            return
+        try:
+            todo = self._unenriched(limit, skip)
+            if not todo:
+                return
+            out = []
+            for post in self.enricher.enrich(todo):
+                if post.enriched_at is None:
+                    attempts = int(post.extra.get("enrich_attempts", 0)) + 1
+                    post = post.model_copy(update={"extra": {**post.extra, "enrich_attempts": attempts}})
+                else:
+                    post = post.model_copy(update={"extra": {k: v for k, v in post.extra.items()
+                                                             if k != "enrich_attempts"}})
+                    report.reenriched += 1
+                out.append(post)
+            result = self.store.upsert_posts(out)
+        except StoreUnavailable as exc:
+            report.errors.append(f"re-enrichment: store unavailable: {exc}")
+            log.warning("store unavailable; re-enrichment postponed", extra={"error": str(exc)[:500]})
+            report.reenriched = 0
+            return
+        except Exception as exc:  # noqa: BLE001 - the inbox was drained; a retry bug must not fail the run
+            log.exception("re-enrichment failed; retried next run", extra={"error": type(exc).__name__})
+            report.errors.append(f"re-enrichment: {type(exc).__name__}: {exc}")
+            report.reenriched = 0
+            return
+        if result.errors:
+            report.errors.extend(f"{pid}: {why}" for pid, why in result.errors.items())
+        log.info("stored posts re-enriched", extra={"tried": len(todo), "reenriched": report.reenriched})
 
     def _link(self, posts: list):
         """Dup groups and events for an enriched batch; on a linking bug the posts are stored unlinked."""
@@ -244,6 +330,23 @@ class App:
 
     def lock_path(self, name: str) -> Path:
         return self.settings.path(self.settings.app.data_dir) / "locks" / f"{name}.lock"
+
+    def _unenriched(self, limit: int, skip: set[str]) -> list:
+        from index.store import PostQuery
+        todo = []
+        posts = self.store.iter_posts(PostQuery(enriched=False), batch_size=min(limit, 500))
+        try:
+            for post in posts:
+                if post.id in skip or int(post.extra.get("enrich_attempts", 0)) >= MAX_ENRICH_ATTEMPTS:
+                    continue
+                todo.append(post)
+                if len(todo) >= limit:
+                    break
+        finally:
+            close = getattr(posts, "close", None)
+            if close is not None:
+                close()      # release the store's read cursor before writing
+        return todo
 
     def evaluate_warnings(self, now: datetime | None = None) -> list:
         """One evaluation at a time across processes too (yuqing.locks): no alert raised or sent twice."""
