@@ -109,7 +109,8 @@ class Settings:
     def create_store(self):
         """The configured Store, not yet opened."""
         from index.backends import create_store
-        return create_store(self.app.store, base_dir=self.base_dir, user_dicts=self.user_dicts)
+        return create_store(self.app.store, base_dir=self.base_dir, user_dicts=self.user_dicts,
+                            timezone=self.app.timezone)
 
     def now(self) -> datetime:
         return datetime.now(self.tz)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from index.store import Store
 
 StoreMaker = Callable[[], Store]
@@ -29,10 +29,10 @@ def sqlite_backend(tmp_path: Path, request: pytest.FixtureRequest) -> StoreMaker
 
 
 def elasticsearch_backend(tmp_path: Path, request: pytest.FixtureRequest) -> StoreMaker:
-    """The real test node (index.es_node); each test gets its own index prefix, dropped afterwards."""
-    from index.es_client import ConnectionSettings
-    from index.es_node import url_for_tests
-    from index.es_store import ElasticsearchStore
+    """The real test node (tests.support.es_node); each test gets its own index prefix, dropped afterwards."""
+    from index.elasticsearch.client import ConnectionSettings
+    from tests.support.es_node import url_for_tests
+    from index.elasticsearch.store import ElasticsearchStore
 
     url = url_for_tests()
     prefix = f"yqt-{secrets.token_hex(4)}"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from index import StoreError
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from yuqing.config import (
     Agency, AgenciesFile, AppConfig, NlpSettings, RulesFile, Settings, SourcesFile, StoreSettings, TopicsFile,
 )
@@ -30,7 +30,7 @@ def test_sqlite_backend_resolves_its_path_against_the_base_dir(tmp_path: Path):
 
 
 def test_elasticsearch_backend_is_built_from_its_settings(tmp_path: Path):
-    from index.es_store import ElasticsearchStore
+    from index.elasticsearch.store import ElasticsearchStore
     store = settings(tmp_path, backend="elasticsearch",
                      elasticsearch={"hosts": "http://es1:9200,http://es2:9200", "index_prefix": "city"}).create_store()
     assert isinstance(store, ElasticsearchStore)
