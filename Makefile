@@ -30,10 +30,10 @@ demo: $(STAMP)
 # The Elasticsearch test node (fetched from Maven Central, cached in ~/.m2) is started around
 # pytest and stopped after it, whatever pytest's outcome; tests read its URL from YUQING_ES_URL.
 test: $(STAMP)
-	$(BIN)/python -m index.es_node run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m tests.support.es_node run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 es: $(STAMP)
-	$(BIN)/python -m index.es_node serve
+	$(BIN)/python -m tests.support.es_node serve
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from index.schema import DEFAULT_TZ, Post
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from nlp.enrich import EMOTION_DIR, RUMOR_DIR, Enricher
 from nlp.linking import StreamLinker
 from yuqing.demo.site import load_corpus

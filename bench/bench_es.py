@@ -1,6 +1,6 @@
 """Elasticsearch store: bulk ingest posts/s (10k, 100k; SQLite alongside), aggregation latency at 1M posts.
 
-Runs against YUQING_ES_URL when set, else starts the single test node (index.es_node: 512 MB
+Runs against YUQING_ES_URL when set, else starts the single test node (tests.support.es_node: 512 MB
 heap, one shard per monthly index, no replica), warmed up with 10k posts first. Posts are
 built as bench_store builds them (real Weibo texts from ../shared/data when present, else
 synthetic sentences, with tokens as enrichment leaves them) and written through the Store
@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_store import END, load_texts, make_posts
-from index.es_client import ConnectionSettings
-from index.es_docs import PostDocuments
-from index.es_node import start_node
-from index.es_store import ElasticsearchStore
+from index.elasticsearch.client import ConnectionSettings
+from index.elasticsearch.docs import PostDocuments
+from tests.support.es_node import start_node
+from index.elasticsearch.store import ElasticsearchStore
 from index.schema import Post
 from index.segment import get_segmenter
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from index.store import PostQuery
 
 INGEST_SIZES = (10_000, 100_000)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from index.schema import DEFAULT_TZ, Engagement, Post, Region, Sentiment, Topic
 from index.segment import get_segmenter
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from index.store import PostQuery
 
 SHARED = Path(os.environ.get("YUQING_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from .backends import STORE_BACKENDS, BackendNotAvailable, create_store
 from .store import (
-    KEYWORD_FIELDS, Bucket, PostQuery, SearchHit, SearchResult, Store, StoreError, StoreUnavailable,
-    TimeBucket, UpsertReport,
+    KEYWORD_FIELDS, AlertStore, Bucket, EventStore, Lifecycle, PostIndex, PostQuery, SearchHit, SearchResult,
+    StateStore, Store, StoreError, StoreUnavailable, TimeBucket, UpsertReport,
 )
 
 __all__ = [
-    "KEYWORD_FIELDS", "Bucket", "BackendNotAvailable", "PostQuery", "STORE_BACKENDS", "SearchHit",
-    "SearchResult", "Store", "StoreError", "StoreUnavailable", "TimeBucket", "UpsertReport", "create_store",
+    "KEYWORD_FIELDS", "AlertStore", "Bucket", "BackendNotAvailable", "EventStore", "Lifecycle", "PostIndex",
+    "PostQuery", "STORE_BACKENDS", "SearchHit", "SearchResult", "StateStore", "Store", "StoreError",
+    "StoreUnavailable", "TimeBucket", "UpsertReport", "create_store",
 ]

@@ -10,8 +10,8 @@ from .plugins import Registry
 
 # Store backends by name (`store.backend`); any other value with a dot is a class path.
 STORE_BACKENDS: Registry = Registry("store backend", "index.store:Store", {
-    "sqlite": "index.sqlite_store:SQLiteStore",
-    "elasticsearch": "index.es_store:ElasticsearchStore",
+    "sqlite": "index.sqlite.store:SQLiteStore",
+    "elasticsearch": "index.elasticsearch.store:ElasticsearchStore",
 })
 
 
@@ -67,7 +67,7 @@ class ElasticsearchSettings(StrictModel):
 
 class StoreSettings(StrictModel):
     backend: str = Field(default="sqlite", description="sqlite, elasticsearch, or the class path of a Store "
-                                                       "with a from_settings(settings, base_dir=, user_dicts=)")
+                                                       "with a from_settings(settings, base_dir=, user_dicts=, timezone=, segmenter=)")
     sqlite: SqliteSettings = Field(default_factory=SqliteSettings)
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
 

@@ -1,8 +1,12 @@
-"""The Store interface: what warnings, reports and the dashboard may ask of storage.
+"""The Store protocols: what warnings, reports and the dashboard may ask of storage.
 
-Both backends (embedded SQLite, Elasticsearch) implement it and pass one
-contract test suite. Every question the warning engine and the reports ask is
-an aggregation here, so Elasticsearch can answer it without scanning hits.
+A backend implements `Store`, the sum of small parts: Lifecycle, PostIndex
+(posts, search, aggregations), AlertStore, EventStore and StateStore. A consumer
+names the part it needs (a detector takes a PostIndex), so a reader sees what it
+touches. Both backends (embedded SQLite in index.sqlite, Elasticsearch in
+index.elasticsearch) pass one contract test suite. Every question the warning
+engine and the reports ask is an aggregation here, so Elasticsearch can answer
+it without scanning hits.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import abc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
 from .schema import Alert, Event, Post
 
@@ -84,10 +88,9 @@ class UpsertReport:
     errors: dict[str, str] = field(default_factory=dict)   # post id -> reason
 
 
-class Store(abc.ABC):
-    """Storage backend. Implementations are safe to reopen after a crash."""
+class Lifecycle(abc.ABC):
+    """Opening and closing a backend. Implementations are safe to reopen after a crash."""
 
-    # --- lifecycle -------------------------------------------------------
     @abc.abstractmethod
     def open(self) -> None:
         """Create or migrate the schema. Idempotent."""
@@ -95,14 +98,17 @@ class Store(abc.ABC):
     def close(self) -> None:  # pragma: no cover - trivial default
         pass
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Self:
         self.open()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- posts -----------------------------------------------------------
+
+class PostIndex(abc.ABC):
+    """Posts: writing, reading, full-text search and the aggregations warnings and reports ask."""
+
     @abc.abstractmethod
     def upsert_posts(self, posts: Iterable[Post]) -> UpsertReport:
         """Insert or replace posts by id. Writing the same post twice leaves one copy."""
@@ -124,17 +130,20 @@ class Store(abc.ABC):
     def count(self, query: PostQuery = PostQuery()) -> int:
         ...
 
-    # --- aggregations ----------------------------------------------------
     @abc.abstractmethod
     def histogram(self, query: PostQuery, interval: Interval, group_by: str | None = None) -> list[TimeBucket]:
-        """Counts per time bucket (× a keyword field). Buckets are aligned in Asia/Shanghai time
-        and empty buckets between start and end are included."""
+        """Counts per time bucket (× a keyword field). Buckets are aligned in the store's time zone
+        (index.buckets; Asia/Shanghai unless configured) and empty buckets between start and end
+        are included."""
 
     @abc.abstractmethod
     def terms(self, query: PostQuery, field: str, size: int = 10) -> list[Bucket]:
         """Top values of a keyword field (KEYWORD_FIELDS) or 'tokens'/'keywords' (hot words)."""
 
-    # --- alerts ----------------------------------------------------------
+
+class AlertStore(abc.ABC):
+    """Alerts, written back on every change so a restart neither repeats nor loses them."""
+
     @abc.abstractmethod
     def upsert_alert(self, alert: Alert) -> None:
         ...
@@ -148,7 +157,10 @@ class Store(abc.ABC):
                     agency: str | None = None, limit: int = 200) -> list[Alert]:
         """Newest first (by last_seen)."""
 
-    # --- events ----------------------------------------------------------
+
+class EventStore(abc.ABC):
+    """Events (事件) built by nlp event clustering."""
+
     @abc.abstractmethod
     def upsert_events(self, events: Iterable[Event]) -> None:
         """Insert or replace events by id."""
@@ -162,7 +174,10 @@ class Store(abc.ABC):
                     min_posts: int = 1, limit: int = 100) -> list[Event]:
         """Events whose last post is at or after active_since, most recently active first."""
 
-    # --- key/value state (scheduler cursors, crawl checkpoints) ----------
+
+class StateStore(abc.ABC):
+    """Key/value state: scheduler cursors, crawl checkpoints, alert episodes."""
+
     @abc.abstractmethod
     def get_state(self, key: str) -> str | None:
         ...
@@ -170,3 +185,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set_state(self, key: str, value: str) -> None:
         ...
+
+
+class Store(Lifecycle, PostIndex, AlertStore, EventStore, StateStore):
+    """A whole storage backend: every part above. What backends implement and the contract
+    suite (tests/contract) checks; consumers may ask for just the part they use."""
+
+
+__all__ = [
+    "KEYWORD_FIELDS", "AlertStore", "Bucket", "EventStore", "Interval", "Lifecycle", "PostIndex", "PostQuery",
+    "SearchHit", "SearchResult", "StateStore", "Store", "StoreError", "StoreUnavailable", "TimeBucket",
+    "UpsertReport",
+]

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from index.schema import AlertLevel
-from index.store import PostQuery, Store
+from index.store import PostIndex, PostQuery
 from index.configbase import ConfigError
 from index.plugins import ComponentError, Registry
 
@@ -135,7 +135,7 @@ class Rule(abc.ABC):
         return self.params.quiet_period or self.window
 
     @abc.abstractmethod
-    def evaluate(self, store: Store, now: datetime) -> list[Finding]:
+    def evaluate(self, store: PostIndex, now: datetime) -> list[Finding]:
         """Findings at `now` (an aware datetime); empty when nothing reaches the lowest level."""
 
     def __repr__(self) -> str:

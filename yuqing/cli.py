@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register_nlp(sub)
-    from index.kibana import register as register_kibana
+    from index.elasticsearch.kibana import register as register_kibana
     register_kibana(sub)
     return parser
 

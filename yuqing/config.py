@@ -106,10 +106,17 @@ class Settings:
     def user_dicts(self) -> list[Path]:
         return [self.path(p) for p in self.app.nlp.user_dicts]
 
+    def segmenter(self):
+        """The application's one segmenter (nlp dictionaries + configured user dictionaries), shared
+        by the enricher and the store so indexed text and enriched tokens are cut alike."""
+        from nlp.segment import default_segmenter
+        return default_segmenter(self.user_dicts)
+
     def create_store(self):
         """The configured Store, not yet opened."""
         from index.backends import create_store
-        return create_store(self.app.store, base_dir=self.base_dir, user_dicts=self.user_dicts)
+        return create_store(self.app.store, base_dir=self.base_dir, user_dicts=self.user_dicts,
+                            timezone=self.app.timezone, segmenter=self.segmenter())
 
     def now(self) -> datetime:
         return datetime.now(self.tz)

@@ -6,6 +6,7 @@ index.schema.Post directly, with enrichment fields filled by hand.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -548,3 +549,68 @@ def test_reopen_after_close_keeps_data(store_maker):
         assert second.get_alert("kept") is not None
         assert second.get_state("k") == "v"
         assert second.terms(PostQuery(), "keywords", size=1) == [Bucket("暴雨", 3)]
+
+
+# --- time zones -------------------------------------------------------------------------
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def zoned_posts() -> list[Post]:
+    """Three instants that fall on different local days depending on the zone."""
+    return [
+        make_post("news:z1", "news", "metro_news", utc(2026, 11, 18, 15, 30), title="甲"),  # 23:30 Shanghai, 16:30 Berlin
+        make_post("news:z2", "news", "metro_news", utc(2026, 11, 18, 23, 30), title="乙"),  # 07:30+1d Shanghai, 00:30+1d Berlin
+        make_post("news:z3", "news", "metro_news", utc(2026, 11, 18, 21, 0), title="丙"),   # 05:00+1d Shanghai, 22:00 Berlin
+    ]
+
+
+@pytest.mark.parametrize("zone, days", [
+    ("Asia/Shanghai", [(datetime(2026, 11, 18), 1), (datetime(2026, 11, 19), 2)]),
+    ("Europe/Berlin", [(datetime(2026, 11, 18), 2), (datetime(2026, 11, 19), 1)]),
+    ("America/New_York", [(datetime(2026, 11, 18), 3)]),
+])
+def test_day_buckets_follow_the_store_time_zone(store_maker, zone: str, days):
+    tz = ZoneInfo(zone)
+    with store_maker(timezone=zone) as store:
+        store.upsert_posts(zoned_posts())
+        buckets = store.histogram(PostQuery(), "day")
+        assert [(b.start, b.total) for b in buckets] == [(d.replace(tzinfo=tz), n) for d, n in days]
+        for b in buckets:
+            assert b.start.utcoffset() == tz.utcoffset(b.start.replace(tzinfo=None))
+            assert (b.start.hour, b.start.minute) == (0, 0)
+        assert store.get_posts(["news:z1"])[0].published_at.utcoffset() == tz.utcoffset(datetime(2026, 11, 18))
+
+
+def test_day_buckets_across_a_daylight_saving_change(store_maker):
+    # Berlin springs forward on 2026-03-29 at 02:00 (UTC+1 → UTC+2): that day has 23 hours.
+    berlin = ZoneInfo("Europe/Berlin")
+    with store_maker(timezone="Europe/Berlin") as store:
+        store.upsert_posts([
+            make_post("news:d1", "news", "metro_news", datetime(2026, 3, 29, 0, 30, tzinfo=berlin), title="甲"),
+            make_post("news:d2", "news", "metro_news", datetime(2026, 3, 29, 23, 30, tzinfo=berlin), title="乙"),
+            make_post("news:d3", "news", "metro_news", datetime(2026, 3, 30, 0, 30, tzinfo=berlin), title="丙"),
+        ])
+        query = PostQuery(start=datetime(2026, 3, 28, tzinfo=berlin), end=datetime(2026, 3, 31, tzinfo=berlin))
+        buckets = store.histogram(query, "day")
+        assert [(b.start, b.total) for b in buckets] == [
+            (datetime(2026, 3, 28, tzinfo=berlin), 0), (datetime(2026, 3, 29, tzinfo=berlin), 2),
+            (datetime(2026, 3, 30, tzinfo=berlin), 1)]
+        assert [b.start.utcoffset() for b in buckets] == [timedelta(hours=1), timedelta(hours=1), timedelta(hours=2)]
+        weeks = store.histogram(query, "week")    # Mondays: 03-23 00:00 CET and 03-30 00:00 CEST
+        assert [(b.start, b.total) for b in weeks] == [(datetime(2026, 3, 23, tzinfo=berlin), 2),
+                                                       (datetime(2026, 3, 30, tzinfo=berlin), 1)]
+
+
+def test_hour_buckets_keep_the_repeated_hour_apart(store_maker):
+    # Berlin falls back on 2026-10-25 at 03:00 CEST → 02:00 CET: 02:00-03:00 local happens twice.
+    with store_maker(timezone="Europe/Berlin") as store:
+        store.upsert_posts([make_post("news:h1", "news", "metro_news", utc(2026, 10, 25, 0, 30), title="甲"),
+                            make_post("news:h2", "news", "metro_news", utc(2026, 10, 25, 1, 30), title="乙")])
+        buckets = store.histogram(PostQuery(start=utc(2026, 10, 24, 23), end=utc(2026, 10, 25, 2)), "hour")
+        # (compared as instants: PEP 495 makes a repeated-hour time unequal to any other zone's)
+        assert [(b.start.timestamp(), b.total) for b in buckets] == [
+            (utc(2026, 10, 24, 23).timestamp(), 0), (utc(2026, 10, 25, 0).timestamp(), 1),
+            (utc(2026, 10, 25, 1).timestamp(), 1)]
+        assert [(b.start.hour, b.start.utcoffset()) for b in buckets] == [
+            (1, timedelta(hours=2)), (2, timedelta(hours=2)), (2, timedelta(hours=1))]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from index.store import PostQuery
 from yuqing.demo.site import load_corpus
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from index.schema import Post
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from test_warning_sqlite import BURST, synthetic_posts   # the same scenario as the single-process flow
 
 pytestmark = pytest.mark.integration

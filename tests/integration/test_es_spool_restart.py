@@ -20,9 +20,9 @@ import pytest
 
 pytest.importorskip("elasticsearch")
 
-from index.es_client import ConnectionSettings  # noqa: E402
-from index.es_node import TestNode, own_node_for_tests  # noqa: E402
-from index.es_store import ElasticsearchStore, EsUpsertReport  # noqa: E402
+from index.elasticsearch.client import ConnectionSettings  # noqa: E402
+from tests.support.es_node import TestNode, own_node_for_tests  # noqa: E402
+from index.elasticsearch.store import ElasticsearchStore, EsUpsertReport  # noqa: E402
 from index.schema import DEFAULT_TZ, Post  # noqa: E402
 from index.store import PostQuery  # noqa: E402
 

@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("elasticsearch")
 
-from index.es_client import ConnectionSettings  # noqa: E402
-from index.es_node import url_for_tests  # noqa: E402
-from index.es_store import ElasticsearchStore  # noqa: E402
+from index.elasticsearch.client import ConnectionSettings  # noqa: E402
+from tests.support.es_node import url_for_tests  # noqa: E402
+from index.elasticsearch.store import ElasticsearchStore  # noqa: E402
 from index.schema import DEFAULT_TZ, Alert, Author, Post, Region, Sentiment, Topic  # noqa: E402
 from index.store import PostQuery, StoreUnavailable  # noqa: E402
 from yuqing.config import load_settings  # noqa: E402
@@ -199,7 +199,7 @@ def test_create_store_from_yaml_settings(es_url, tmp_path, monkeypatch):
 
 
 def test_grouped_histogram_is_exact_with_more_groups_than_one_request_holds(make_store, monkeypatch):
-    import index.es_store as es_store_module
+    import index.elasticsearch.store as es_store_module
 
     store = make_store()
     posts = [post(n, T0 + timedelta(hours=7 * n)).model_copy(update={"author": Author(name=f"作者{n % 7}")})

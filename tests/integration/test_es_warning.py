@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("elasticsearch")
 
-from index.es_client import ConnectionSettings  # noqa: E402
-from index.es_node import url_for_tests  # noqa: E402
-from index.es_store import ElasticsearchStore  # noqa: E402
+from index.elasticsearch.client import ConnectionSettings  # noqa: E402
+from tests.support.es_node import url_for_tests  # noqa: E402
+from index.elasticsearch.store import ElasticsearchStore  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("_warning_flow_scenario",
                                                Path(__file__).with_name("test_warning_sqlite.py"))

@@ -18,7 +18,7 @@ from warning.notifiers import FileNotifier, Notifier
 from warning.reports import render_briefing
 from yuqing.config import AgenciesFile, RulesFile, TopicsFile, load_model
 
-sqlite_store = pytest.importorskip("index.sqlite_store", reason="index/sqlite_store.py is not there yet")
+sqlite_store = pytest.importorskip("index.sqlite.store", reason="index/sqlite/store.py is not there yet")
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]

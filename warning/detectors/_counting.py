@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from index.store import PostQuery, Store
+from index.store import PostIndex, PostQuery
 
 from ..rules import GROUP_FIELDS
 
 NEGATIVE = "负面"
 
 
-def counts_by_group(store: Store, query: PostQuery, group_by: str, max_groups: int) -> dict[str | None, int]:
+def counts_by_group(store: PostIndex, query: PostQuery, group_by: str, max_groups: int) -> dict[str | None, int]:
     """Posts matching `query` per group value; {None: n} when the rule does not group."""
     field = GROUP_FIELDS[group_by]
     if field is None:

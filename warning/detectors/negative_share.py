@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import Field, field_validator
 
 from index.schema import AlertLevel, aware
-from index.store import Store
+from index.store import PostIndex
 
 from ..durations import Duration, humanize_duration
 from ..grading import LevelThresholds, level_for
@@ -41,7 +41,7 @@ class NegativeShareRule(Rule):
     params_model = NegativeShareParams
     params: NegativeShareParams
 
-    def evaluate(self, store: Store, now: datetime) -> list[Finding]:
+    def evaluate(self, store: PostIndex, now: datetime) -> list[Finding]:
         p = self.params
         now = aware(now)
         window_start = now - p.window

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pydantic import Field, field_validator, model_validator
 
 from index.schema import AlertLevel, aware
-from index.store import PostQuery, Store
+from index.store import PostIndex, PostQuery
 
 from ..durations import Duration, humanize_duration
 from ..grading import LevelThresholds, level_for
@@ -65,7 +65,7 @@ def spike_ratio(count: int, baseline_count: int, window: timedelta, history: tim
     return expected, (count + smoothing) / (expected + smoothing)
 
 
-def covered_history(store: Store, baseline_query: PostQuery) -> timedelta:
+def covered_history(store: PostIndex, baseline_query: PostQuery) -> timedelta:
     """How much of the baseline period has data at all (the stream may have started inside it).
 
     Without this, a freshly started system would compare a full window with a
@@ -83,7 +83,7 @@ class VolumeSpikeRule(Rule):
     params_model = VolumeSpikeParams
     params: VolumeSpikeParams
 
-    def evaluate(self, store: Store, now: datetime) -> list[Finding]:
+    def evaluate(self, store: PostIndex, now: datetime) -> list[Finding]:
         p = self.params
         now = aware(now)
         window_start = now - p.window

@@ -16,9 +16,9 @@ import pytest
 
 pytest.importorskip("elasticsearch")
 
-from index.es_bulk import BulkInterrupted, BulkWriter  # noqa: E402
-from index.es_client import ConnectionSettings, build_client  # noqa: E402
-from index.es_store import ElasticsearchStore  # noqa: E402
+from index.elasticsearch.bulk import BulkInterrupted, BulkWriter  # noqa: E402
+from index.elasticsearch.client import ConnectionSettings, build_client  # noqa: E402
+from index.elasticsearch.store import ElasticsearchStore  # noqa: E402
 from index.schema import Post  # noqa: E402
 from index.store import StoreError, StoreUnavailable  # noqa: E402
 from yuqing.config import ElasticsearchSettings  # noqa: E402

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from index.es_docs import PostDocuments, alert_document, event_document, load_alert, load_event
-from index.es_mappings import KINDS, IndexNames, field_types, index_templates, mapping
+from index.elasticsearch.docs import PostDocuments, alert_document, event_document, load_alert, load_event
+from index.elasticsearch.mappings import KINDS, IndexNames, field_types, index_templates, mapping
 from index.schema import Alert, Author, Emotion, Engagement, Event, Post, Region, RiskFlag, Sentiment, Topic
 from index.segment import get_segmenter
 

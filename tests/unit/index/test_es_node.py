@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index import es_node
-from index.es_node import NodeUnavailable, newest_in_series, versions_from_metadata
+from tests.support import es_node
+from tests.support.es_node import NodeUnavailable, newest_in_series, versions_from_metadata
 
 METADATA = """<?xml version="1.0" encoding="UTF-8"?>
 <metadata><groupId>org.elasticsearch.distribution.integ-test-zip</groupId><artifactId>elasticsearch</artifactId>
@@ -57,7 +57,7 @@ def test_node_url_policy(monkeypatch):
 
 def test_tests_skip_without_a_node_but_fail_when_it_is_required(tmp_path: Path):
     test = tmp_path / "test_needs_es.py"
-    test.write_text("from index.es_node import url_for_tests\n\ndef test_it():\n    url_for_tests()\n",
+    test.write_text("from tests.support.es_node import url_for_tests\n\ndef test_it():\n    url_for_tests()\n",
                     encoding="utf-8")
     env = {"YUQING_ES_UNAVAILABLE": "no Java here", "PATH": "/usr/bin:/bin"}
     root = Path(__file__).resolve().parents[3]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from index.es_query import MATCH_NONE, PostQueryBuilder, es_time, field_path
+from index.elasticsearch.query import MATCH_NONE, PostQueryBuilder, es_time, field_path
 from index.segment import get_segmenter
 from index.store import PostQuery
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from index.schema import DEFAULT_TZ, Post
-from index.spool import Spool
+from index.elasticsearch.spool import Spool
 
 T0 = datetime(2024, 5, 6, tzinfo=DEFAULT_TZ)
 

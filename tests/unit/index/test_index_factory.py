@@ -6,13 +6,15 @@ from pathlib import Path
 import pytest
 
 from index import StoreError
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from yuqing.config import (
     Agency, AgenciesFile, AppConfig, NlpSettings, RulesFile, Settings, SourcesFile, StoreSettings, TopicsFile,
 )
 
 
 def settings(tmp_path: Path, **store) -> Settings:
+    (tmp_path / "dicts").mkdir(exist_ok=True)
+    (tmp_path / "dicts" / "places.txt").write_text("十里河村 ns\n", encoding="utf-8")
     app = AppConfig(store=StoreSettings(**store), nlp=NlpSettings(user_dicts=["dicts/places.txt"]))
     return Settings(app, SourcesFile(sources=[]), TopicsFile(topics=[]), RulesFile(rules=[]),
                     AgenciesFile(default_agency="office", agencies=[Agency(id="office", name="网信办")]),
@@ -20,17 +22,21 @@ def settings(tmp_path: Path, **store) -> Settings:
 
 
 def test_sqlite_backend_resolves_its_path_against_the_base_dir(tmp_path: Path):
-    store = settings(tmp_path, backend="sqlite", sqlite={"path": "var/test.db"}).create_store()
+    configured = settings(tmp_path, backend="sqlite", sqlite={"path": "var/test.db"})
+    store = configured.create_store()
     assert isinstance(store, SQLiteStore)
     assert store.path == tmp_path / "var" / "test.db"
-    assert store._segmenter.user_dicts == (tmp_path / "dicts" / "places.txt",)
+    # the application's one segmenter: the enricher's, with the configured dictionary
+    assert store._segmenter is configured.segmenter()
+    assert store._segmenter.user_dicts[-1] == (tmp_path / "dicts" / "places.txt").resolve()
+    assert "十里河村" in store._segmenter.index_tokens("十里河村反映问题")
     with store:
         assert store.count() == 0
     assert store.path.exists()
 
 
 def test_elasticsearch_backend_is_built_from_its_settings(tmp_path: Path):
-    from index.es_store import ElasticsearchStore
+    from index.elasticsearch.store import ElasticsearchStore
     store = settings(tmp_path, backend="elasticsearch",
                      elasticsearch={"hosts": "http://es1:9200,http://es2:9200", "index_prefix": "city"}).create_store()
     assert isinstance(store, ElasticsearchStore)

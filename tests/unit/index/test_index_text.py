@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from index.segment import Segmenter, get_segmenter, is_searchable, split_query
-from index.sqlite_store import FtsQueryBuilder, fts_string, highlight_text, render_snippet
+from index.highlight import highlight_text
+from index.sqlite.fts import FtsQueryBuilder, fts_string, render_snippet
 
 MARK, END, GAP = "\x02", "\x03", "\x1f"
 

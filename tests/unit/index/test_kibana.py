@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from index.es_mappings import field_types, mapping
-from index.kibana.objects import NDJSON_PATH, RECORDS, load_ndjson, saved_objects, to_ndjson, with_prefix
+from index.elasticsearch.mappings import field_types, mapping
+from index.elasticsearch.kibana.objects import NDJSON_PATH, RECORDS, load_ndjson, saved_objects, to_ndjson, with_prefix
 
 AGGREGATABLE = {"keyword", "date", "date_nanos", "long", "integer", "float", "double", "boolean"}
 VIEW_INDEX = {"yuqing-posts": "posts", "yuqing-alerts": "alerts"}
@@ -45,7 +45,7 @@ def test_every_line_is_a_saved_object_and_the_file_is_up_to_date(objects):
     for obj in objects:
         assert {"id", "type", "attributes", "references", "coreMigrationVersion"} <= set(obj)
     assert len({o["id"] for o in objects}) == len(objects)
-    # the file is what index/kibana/objects.py builds (`python -m index.kibana build`)
+    # the file is what index/elasticsearch/kibana/objects.py builds (`python -m index.elasticsearch.kibana build`)
     assert NDJSON_PATH.read_text(encoding="utf-8") == to_ndjson(saved_objects())
 
 

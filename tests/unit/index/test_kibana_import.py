@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("httpx")
 
-from index.kibana.objects import load_ndjson  # noqa: E402
+from index.elasticsearch.kibana.objects import load_ndjson  # noqa: E402
 from yuqing.cli import main  # noqa: E402
 
 

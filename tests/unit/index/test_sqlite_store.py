@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from index.schema import DEFAULT_TZ, Post, Sentiment, Topic
-from index.sqlite_store import MIGRATIONS, SCHEMA_VERSION, Migration, SQLiteStore, migrate
+from index.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+from index.sqlite.store import SQLiteStore
 from index.store import PostQuery, StoreError, StoreUnavailable
 
 T0 = datetime(2024, 5, 6, tzinfo=DEFAULT_TZ)
@@ -62,7 +63,7 @@ def test_open_is_idempotent_and_reopening_does_not_migrate_again(tmp_path: Path,
     with SQLiteStore(path) as first:
         first.open()
         first.upsert_posts([post(1)])
-    caplog.set_level(logging.INFO, logger="index.sqlite_store")
+    caplog.set_level(logging.INFO, logger="index.sqlite.migrations")
     with SQLiteStore(path) as second:
         assert second.count() == 1
     assert not [r for r in caplog.records if r.getMessage() == "store schema migrated"]
@@ -252,7 +253,7 @@ def test_two_processes_write_the_same_database(tmp_path: Path):
         import sys
         from datetime import datetime, timedelta
         from index.schema import DEFAULT_TZ, Post
-        from index.sqlite_store import SQLiteStore
+        from index.sqlite.store import SQLiteStore
         path, who = sys.argv[1], sys.argv[2]
         t0 = datetime(2024, 5, 6, tzinfo=DEFAULT_TZ)
         with SQLiteStore(path) as store:

@@ -6,7 +6,7 @@ import pytest
 
 from crawler.inbox import Inbox
 from index.schema import DEFAULT_TZ, Post
-from index.sqlite_store import SQLiteStore
+from index.sqlite.store import SQLiteStore
 from index.store import PostQuery, StoreUnavailable
 from nlp.enrich import Enricher
 from nlp.linking import StreamLinker

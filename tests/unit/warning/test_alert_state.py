@@ -12,7 +12,7 @@ from warning.alerts import AlertChange, alert_id, has_ended, pending_notificatio
 from warning.engine import WarningEngine
 from warning.notifiers import FileNotifier, NotificationError, Notifier
 from warning.rules import RULE_TYPES, Rule
-from warning_support import LIANXI, NANCHANG, T0, MemoryStore, make_post, spread
+from warning_support import LIANXI, NANCHANG, T0, RecordingStore, make_post, spread
 from yuqing.config import AgenciesFile, RulesFile, TopicsFile, load_model
 
 REPO = Path(__file__).resolve().parents[3]
@@ -45,7 +45,7 @@ def engine(store, *notifiers, rules=(SPIKE,), **kwargs) -> WarningEngine:
                          list(notifiers), **kwargs)
 
 
-def seed_incident(store: MemoryStore, region=LIANXI, start: float = 48) -> None:
+def seed_incident(store: RecordingStore, region=LIANXI, start: float = 48) -> None:
     """A quiet baseline (one post every 2h for 48h), then a burst: 8 posts, then 12 more."""
     store.upsert_posts(spread(hours(0), hours(48), 24, region=region, text="濂溪区河道日常巡查"))
     store.upsert_posts(spread(hours(start), hours(start + 3), 8, region=region, sentiment="负面",
@@ -68,7 +68,7 @@ def kinds(changes) -> list[str]:
 
 
 def test_raise_once_escalate_then_end_after_quiet(tmp_path):
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     recorder = Recorder()
     files = FileNotifier(tmp_path)
@@ -88,7 +88,7 @@ def test_raise_once_escalate_then_end_after_quiet(tmp_path):
     assert alert.region.district_code == "360402" and alert.region.city == "九江市"
     assert (alert.agency, alert.agency_name) == ("eco_env", "九江市生态环境局")
     assert "异味" in alert.keywords
-    assert alert.post_ids and all(store.posts[i].sentiment_label == "负面" for i in alert.post_ids)
+    assert alert.post_ids and all(p.sentiment_label == "负面" for p in store.get_posts(alert.post_ids))
     assert alert.metrics["peak_ratio"] >= 5 > alert.metrics["ratio"]   # the peak stays, numbers move on
     events = [e["event"] for e in alert.history]
     assert events == ["raised", "notified", "notified", "escalated", "notified", "notified",
@@ -104,7 +104,7 @@ def test_raise_once_escalate_then_end_after_quiet(tmp_path):
 
 
 def test_same_situation_updates_without_notifying():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     recorder = Recorder()
     eng = engine(store, recorder)
@@ -118,7 +118,7 @@ def test_same_situation_updates_without_notifying():
 
 
 def test_later_spike_after_quiet_is_a_new_alert():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     store.upsert_posts(spread(hours(100), hours(104), 25, region=LIANXI, sentiment="负面"))
     changes = run(engine(store), 48, 106)
@@ -129,7 +129,7 @@ def test_later_spike_after_quiet_is_a_new_alert():
 
 
 def test_restart_continues_the_episode_without_repeating(tmp_path):
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     before = Recorder()
     run(engine(store, before), 48, 54)
@@ -139,21 +139,21 @@ def test_restart_continues_the_episode_without_repeating(tmp_path):
     changes = run(engine(store, after), 55, 80)
     assert after.sent == []
     assert kinds(changes) == ["ended"]
-    assert len(store.alerts) == 1
+    assert len(store.list_alerts()) == 1
 
 
 def test_rerun_at_the_same_time_after_lost_episode_index_finds_the_alert():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     recorder = Recorder()
     engine(store, recorder).evaluate(hours(53))
-    store.state.clear()   # crash between writing the alert and the episode index
+    store.clear_state()   # crash between writing the alert and the episode index
     changes = engine(store, recorder).evaluate(hours(53))
-    assert [c.kind for c in changes] == ["updated"] and len(store.alerts) == 1 and len(recorder.sent) == 1
+    assert [c.kind for c in changes] == ["updated"] and len(store.list_alerts()) == 1 and len(recorder.sent) == 1
 
 
 def test_failed_notification_is_recorded_retried_and_the_alert_kept():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     flaky = Recorder("flaky", failures=2)
     steady = Recorder("steady")
@@ -172,19 +172,19 @@ def test_failed_notification_is_recorded_retried_and_the_alert_kept():
 
 
 def test_retries_stop_after_max_attempts():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     broken = Recorder("broken", failures=100)
     eng = engine(store, broken, max_notify_attempts=2)
     for h in (53, 54, 55, 56):
         eng.evaluate(hours(h))
     assert broken.attempts == 2
-    alert = next(iter(store.alerts))
+    alert = store.list_alerts()[0].id
     assert pending_notification(store.get_alert(alert), "broken", max_attempts=2) is None
 
 
 def test_notifier_min_level():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     urgent = Recorder("urgent", min_level="橙")
     run(engine(store, urgent), 48, 56)
@@ -192,7 +192,7 @@ def test_notifier_min_level():
 
 
 def test_outside_home_region_is_graded_one_level_lower():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store, region=NANCHANG)
     changes = run(engine(store), 48, 56)
     alerts = {c.alert.id: c.alert for _, c in changes}
@@ -206,7 +206,7 @@ def test_outside_home_region_is_graded_one_level_lower():
 
 
 def test_dominant_region_falls_back_to_the_city_without_a_district_majority():
-    store = MemoryStore()
+    store = RecordingStore()
     from warning_support import XUNYANG
     store.upsert_posts(spread(hours(0), hours(48), 8, topic="其他", text="九江天气晴"))
     store.upsert_posts(spread(hours(50), hours(53), 10, region=LIANXI))
@@ -224,14 +224,14 @@ def test_a_failing_rule_does_not_stop_the_others(monkeypatch):
             raise RuntimeError("boom")
 
     monkeypatch.setitem(RULE_TYPES.builtins, "exploding", Exploding)
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     changes = engine(store, rules=({"name": "bad", "type": "exploding"}, SPIKE)).evaluate(hours(53))
     assert [c.alert.rule for c in changes] == ["spike"]
 
 
 def test_untouched_store_state_survives_garbage():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     store.set_state("warning.episodes.spike", "not json")
     assert [c.kind for c in engine(store).evaluate(hours(53))] == ["new"]
@@ -239,12 +239,12 @@ def test_untouched_store_state_survives_garbage():
 
 def test_duplicate_notifier_names_are_rejected():
     with pytest.raises(ValueError, match="unique"):
-        engine(MemoryStore(), Recorder("x"), Recorder("x"))
+        engine(RecordingStore(), Recorder("x"), Recorder("x"))
 
 
 def test_hourly_replay_of_five_days_is_fast():
     import time
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     store.upsert_posts([make_post(hours(h), topic="交通运输", text="九江大道拥堵") for h in range(0, 120, 3)])
     eng = engine(store, rules=(SPIKE, {"name": "neg", "type": "negative_share", "window": "6h",
@@ -255,7 +255,7 @@ def test_hourly_replay_of_five_days_is_fast():
 
 
 def test_keywords_never_carry_personal_data():
-    store = MemoryStore()
+    store = RecordingStore()
     seed_incident(store)
     store.upsert_posts(spread(hours(50), hours(53), 10, region=LIANXI, sentiment="负面",
                               keywords=("13812345678", "排污", "举报")))

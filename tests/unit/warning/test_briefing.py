@@ -9,7 +9,7 @@ import pytest
 
 from warning.engine import WarningEngine
 from warning.reports import render_briefing
-from warning_support import LIANXI, T0, XUNYANG, MemoryStore, make_post, spread
+from warning_support import LIANXI, T0, XUNYANG, RecordingStore, make_post, spread
 from yuqing.config import AgenciesFile, RulesFile, TopicsFile, load_model
 
 REPO = Path(__file__).resolve().parents[3]
@@ -20,8 +20,8 @@ START, END = T0 + timedelta(days=2, hours=7, minutes=30), T0 + timedelta(days=3,
 
 
 @pytest.fixture
-def store() -> MemoryStore:
-    store = MemoryStore()
+def store() -> RecordingStore:
+    store = RecordingStore()
     store.upsert_posts(spread(T0, START, 20, topic="交通运输", region=XUNYANG, text="浔阳区道路拥堵",
                               keywords=("拥堵",)))
     store.upsert_posts(spread(START, START + timedelta(hours=6), 6, topic="交通运输", region=XUNYANG,
@@ -83,11 +83,11 @@ def test_briefing_shows_alerts_with_agency_and_posts(store, tmp_path):
 
 
 def test_empty_period_renders(tmp_path):
-    html = render(MemoryStore(), tmp_path)
+    html = render(RecordingStore(), tmp_path)
     assert "本时段无预警。" in html and "本时段无负面信息" in html and "<svg" in html
 
 
 def test_bad_period_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="must end after it starts"):
-        render_briefing(MemoryStore(), start=END, end=START, out_dir=tmp_path, office_name="x",
+        render_briefing(RecordingStore(), start=END, end=START, out_dir=tmp_path, office_name="x",
                         agencies=AGENCIES, topics=TOPICS)

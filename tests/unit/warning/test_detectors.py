@@ -8,7 +8,7 @@ import pytest
 from index.schema import AlertLevel
 from warning.detectors.volume_spike import spike_ratio
 from warning.rules import build_rules
-from warning_support import LIANXI, NANCHANG, T0, XUNYANG, MemoryStore, spread
+from warning_support import LIANXI, NANCHANG, T0, XUNYANG, RecordingStore, spread
 from yuqing.config import RulesFile
 
 LEVELS = {"蓝": 2.0, "黄": 3.0, "橙": 5.0, "红": 8.0}
@@ -27,7 +27,7 @@ def share_rule(**params):
     return build_rules(RulesFile.model_validate({"rules": [config]}))[0]
 
 
-def baseline_and_burst(store: MemoryStore, burst: int, *, baseline: int = 12, **kwargs) -> None:
+def baseline_and_burst(store: RecordingStore, burst: int, *, baseline: int = 12, **kwargs) -> None:
     """`baseline` posts over the 48h before the window, `burst` posts in the last 6h."""
     window_start = NOW - timedelta(hours=6)
     store.upsert_posts(spread(window_start - timedelta(hours=48), window_start, baseline, **kwargs))
@@ -45,7 +45,7 @@ def test_spike_ratio_is_smoothed():
 @pytest.mark.parametrize("burst, level", [(4, None), (5, AlertLevel.blue), (8, AlertLevel.yellow),
                                           (12, AlertLevel.orange), (20, AlertLevel.red)])
 def test_volume_spike_level_is_highest_threshold_reached(burst, level):
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, burst)   # expected 1.5 per 6h → ratio (burst + 1) / 2.5
     findings = rule().evaluate(store, NOW)
     if level is None:
@@ -61,14 +61,14 @@ def test_volume_spike_level_is_highest_threshold_reached(burst, level):
     assert f"近6小时环境保护类信息{burst}条" in finding.summary
 
 
-def other_news(store: MemoryStore, hours: int = 48) -> None:
+def other_news(store: RecordingStore, hours: int = 48) -> None:
     """Unrelated posts, so the stream has history while a topic's own baseline is empty."""
     store.upsert_posts(spread(NOW - timedelta(hours=6 + hours), NOW - timedelta(hours=6), 8, topic="其他",
                               text="九江天气晴"))
 
 
 def test_volume_spike_min_count_blocks_tiny_groups():
-    store = MemoryStore()
+    store = RecordingStore()
     other_news(store)
     baseline_and_burst(store, 4, baseline=0)   # ratio 5 but only 4 posts
     assert rule().evaluate(store, NOW) == []
@@ -76,7 +76,7 @@ def test_volume_spike_min_count_blocks_tiny_groups():
 
 
 def test_no_judgement_until_the_baseline_has_history():
-    store = MemoryStore()
+    store = RecordingStore()
     store.upsert_posts(spread(NOW - timedelta(hours=6), NOW, 30))     # a fresh system: all data is new
     assert rule().evaluate(store, NOW) == []
     other_news(store, hours=20)                                        # 20h of history < 24h required
@@ -85,7 +85,7 @@ def test_no_judgement_until_the_baseline_has_history():
 
 
 def test_partial_history_scales_the_expected_rate():
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 0, baseline=0)
     window_start = NOW - timedelta(hours=6)
     store.upsert_posts(spread(window_start - timedelta(hours=24), window_start, 12))   # 24h of data, 3 per 6h
@@ -98,13 +98,13 @@ def test_partial_history_scales_the_expected_rate():
 
 
 def test_steady_volume_does_not_fire():
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 6, baseline=48)   # 6 per 6h, as before
     assert rule().evaluate(store, NOW) == []
 
 
 def test_volume_spike_groups_independently():
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 20, topic="环境保护")
     baseline_and_burst(store, 6, baseline=48, topic="交通运输", text="九江大道拥堵")
     findings = rule().evaluate(store, NOW)
@@ -112,7 +112,7 @@ def test_volume_spike_groups_independently():
 
 
 def test_volume_spike_by_region_platform_and_none():
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 20, region=LIANXI, platform="weibo")
     baseline_and_burst(store, 6, baseline=48, region=XUNYANG, platform="news")
     by_region = rule(group_by="region").evaluate(store, NOW)
@@ -125,7 +125,7 @@ def test_volume_spike_by_region_platform_and_none():
 
 
 def test_filter_narrows_the_rule():
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 20, region=NANCHANG, text="南昌某小区异味")
     baseline_and_burst(store, 2, region=LIANXI)
     assert rule(filter={"region_codes": ["3604"]}).evaluate(store, NOW) == []
@@ -135,7 +135,7 @@ def test_filter_narrows_the_rule():
 
 
 def test_finding_query_selects_the_groups_posts_in_the_window():
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 20)
     baseline_and_burst(store, 20, topic="交通运输")
     finding = next(f for f in rule().evaluate(store, NOW) if f.group_key == "交通运输")
@@ -144,7 +144,7 @@ def test_finding_query_selects_the_groups_posts_in_the_window():
 
 
 def test_negative_share_levels_and_min_count():
-    store = MemoryStore()
+    store = RecordingStore()
     start = NOW - timedelta(hours=5)
     store.upsert_posts(spread(start, NOW, 7, sentiment="负面"))
     store.upsert_posts(spread(start, NOW, 3, sentiment="中性"))
@@ -157,7 +157,7 @@ def test_negative_share_levels_and_min_count():
 
 
 def test_negative_share_below_lowest_level_and_outside_window():
-    store = MemoryStore()
+    store = RecordingStore()
     store.upsert_posts(spread(NOW - timedelta(hours=5), NOW, 4, sentiment="负面"))
     store.upsert_posts(spread(NOW - timedelta(hours=5), NOW, 6, sentiment="正面"))
     store.upsert_posts(spread(NOW - timedelta(hours=30), NOW - timedelta(hours=7), 20, sentiment="负面"))
@@ -165,7 +165,7 @@ def test_negative_share_below_lowest_level_and_outside_window():
 
 
 def test_negative_share_ignores_unenriched_posts():
-    store = MemoryStore()
+    store = RecordingStore()
     start = NOW - timedelta(hours=5)
     store.upsert_posts(spread(start, NOW, 6, sentiment="负面"))
     store.upsert_posts(spread(start, NOW, 4, sentiment="中性"))
@@ -175,7 +175,7 @@ def test_negative_share_ignores_unenriched_posts():
 
 
 def test_rules_only_aggregate():
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 20, sentiment="负面")
     assert rule().evaluate(store, NOW) and share_rule().evaluate(store, NOW)
     assert store.calls["iter_posts"] == 0 and store.calls["search"] == 0 and store.calls["get_posts"] == 0
@@ -183,7 +183,7 @@ def test_rules_only_aggregate():
 
 
 def test_naive_now_is_read_as_shanghai_time():
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 20)
     naive = NOW.replace(tzinfo=None)
     [finding] = rule().evaluate(store, naive)
@@ -192,7 +192,7 @@ def test_naive_now_is_read_as_shanghai_time():
 
 @pytest.mark.parametrize("make_rule", [rule, share_rule])
 def test_ignored_groups_are_never_judged(make_rule):
-    store = MemoryStore()
+    store = RecordingStore()
     baseline_and_burst(store, 20, topic="其他", sentiment="负面")
     assert make_rule().evaluate(store, NOW)                          # the burst is judged by default
     assert make_rule(ignore_groups=["其他"]).evaluate(store, NOW) == []

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from .schema import aware
-from .segment import Segmenter, split_query
-from .store import KEYWORD_FIELDS, PostQuery
+from ..schema import aware
+from ..segment import Segmenter, split_query
+from ..store import KEYWORD_FIELDS, PostQuery
 
 # Store keyword field → document field.
 FIELD_PATHS: dict[str, str] = {

@@ -1,6 +1,6 @@
-"""The Kibana saved objects shipped in index/kibana/yuqing.ndjson, built here so they stay consistent.
+"""The Kibana saved objects shipped in index/elasticsearch/kibana/yuqing.ndjson, built here so they stay consistent.
 
-    python -m index.kibana build      rewrite yuqing.ndjson from this module
+    python -m index.elasticsearch.kibana build      rewrite yuqing.ndjson from this module
 
 Objects (Kibana 8.x saved-object format; ids are stable, so a re-import overwrites):
   data views      yuqing-posts (yuqing-posts*, time field published_at), yuqing-alerts

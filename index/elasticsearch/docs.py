@@ -13,25 +13,22 @@ few derived fields that queries and dashboards need:
   alert_ids          alerts that cite the post (kept by the store across rewrites)
 
 Reading a document drops the derived fields again, so a post comes back equal to
-the one written, with times in Asia/Shanghai.
+the one written, with times in the store's time zone (index.documents loads it).
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import tzinfo
 from typing import Any
 
-from pydantic import ValidationError
-
-from .schema import DEFAULT_TZ, Alert, Event, Post, Region
-from .segment import Segmenter, is_searchable
+from ..documents import load_record
+from ..schema import DEFAULT_TZ, Alert, Event, Post, Region
+from ..segment import Segmenter, is_searchable
 
 logger = logging.getLogger(__name__)
 
 DERIVED_POST_FIELDS = ("content_seg", "topic", "alert_ids", "raw")
-POST_TIME_FIELDS = ("published_at", "crawled_at", "enriched_at")
-ALERT_TIME_FIELDS = ("window_start", "window_end", "first_seen", "last_seen")
-EVENT_TIME_FIELDS = ("first_seen", "last_seen", "updated_at")
 
 
 def distinct_words(words: Iterable[str]) -> list[str]:
@@ -57,13 +54,6 @@ def _strip_region(doc: dict[str, Any]) -> None:
     if isinstance(region, dict):
         region.pop("code", None)
         region.pop("name", None)
-
-
-def _localize(model: Any, names: Iterable[str]) -> None:
-    for name in names:
-        value = getattr(model, name)
-        if value is not None:
-            setattr(model, name, value.astimezone(DEFAULT_TZ))
 
 
 class PostDocuments:
@@ -111,7 +101,7 @@ class PostDocuments:
         return doc
 
     @staticmethod
-    def post(source: dict[str, Any]) -> Post | None:
+    def post(source: dict[str, Any], tz: tzinfo = DEFAULT_TZ) -> Post | None:
         doc = dict(source)
         raw = doc.get("raw") or {}
         for name in DERIVED_POST_FIELDS:
@@ -123,15 +113,7 @@ class PostDocuments:
         if isinstance(doc.get("region"), dict):
             doc["region"] = dict(doc["region"])
             _strip_region(doc)
-        try:
-            post = Post.model_validate(doc)
-        except ValidationError as exc:
-            # Keep going: the document stays in the index for a later fix.
-            logger.error("stored post no longer validates; skipped",
-                         extra={"post_id": source.get("id"), "error": str(exc)[:500]})
-            return None
-        _localize(post, POST_TIME_FIELDS)
-        return post
+        return load_record(Post, doc, tz)
 
 
 def _record_document(record: Alert | Event) -> dict[str, Any]:
@@ -140,33 +122,25 @@ def _record_document(record: Alert | Event) -> dict[str, Any]:
     return doc
 
 
-def _load_record(model: type[Alert] | type[Event], source: dict[str, Any], time_fields) -> Alert | Event | None:
-    """Rebuild an alert or event from its stored document; one that no longer validates is logged and skipped."""
+def _load_record(model: type[Alert] | type[Event], source: dict[str, Any], tz: tzinfo) -> Alert | Event | None:
     doc = dict(source)
     if isinstance(doc.get("region"), dict):
         doc["region"] = dict(doc["region"])
         _strip_region(doc)
-    try:
-        record = model.model_validate(doc)
-    except ValidationError as exc:
-        logger.error(f"stored {model.__name__.lower()} no longer validates; skipped",
-                     extra={"record_id": source.get("id"), "error": str(exc)[:500]})
-        return None
-    _localize(record, time_fields)
-    return record
+    return load_record(model, doc, tz)
 
 
 def alert_document(alert: Alert) -> dict[str, Any]:
     return _record_document(alert)
 
 
-def load_alert(source: dict[str, Any]) -> Alert | None:
-    return _load_record(Alert, source, ALERT_TIME_FIELDS)
+def load_alert(source: dict[str, Any], tz: tzinfo = DEFAULT_TZ) -> Alert | None:
+    return _load_record(Alert, source, tz)
 
 
 def event_document(event: Event) -> dict[str, Any]:
     return _record_document(event)
 
 
-def load_event(source: dict[str, Any]) -> Event | None:
-    return _load_record(Event, source, EVENT_TIME_FIELDS)
+def load_event(source: dict[str, Any], tz: tzinfo = DEFAULT_TZ) -> Event | None:
+    return _load_record(Event, source, tz)

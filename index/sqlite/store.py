@@ -1,6 +1,6 @@
 """The embedded backend: the Store interface on one SQLite file (WAL, FTS5, jieba).
 
-Layout (schema version SCHEMA_VERSION, built by MIGRATIONS):
+Layout (schema version SCHEMA_VERSION, built by index.sqlite.migrations; rows by index.sqlite.rows):
   posts       one small row per post with the columns every filter, sort and group reads
   post_docs   the full Post JSON, kept apart so scans and aggregations touch small rows only
   posts_fts   FTS5 over jieba-segmented text: title, body, and "extra" words that match but are
@@ -11,51 +11,46 @@ Layout (schema version SCHEMA_VERSION, built by MIGRATIONS):
   state       key/value pairs (scheduler cursors, crawl checkpoints)
 
 Times are stored as epoch seconds (UTC, REAL so sub-second windows stay exact) and
-returned as aware Asia/Shanghai datetimes. Each thread gets its own connection; WAL
+returned as aware datetimes in the store's time zone (Asia/Shanghai unless configured),
+in which histogram buckets are aligned too (index.buckets). Each thread gets its own connection; WAL
 lets readers in any thread or process run while one writer commits.
 """
 from __future__ import annotations
 
-import html
 import json
 import logging
-import math
-import re
 import sqlite3
 import threading
 import time
-import unicodedata
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import Enum
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from .schema import DEFAULT_TZ, Alert, Event, Post, aware
-from .segment import Segmenter, get_segmenter, is_searchable, split_query
-from .store import (
+from ..buckets import (
+    INTERVAL_SECONDS, WEEK_ANCHOR_S, bucket_bounds, check_interval, dense_buckets, offset_spans, time_zone,
+    wall_bucket_epoch,
+)
+from ..highlight import highlight_text
+from ..schema import Alert, Event, Post
+from ..segment import Segmenter, get_segmenter
+from ..store import (
     KEYWORD_FIELDS, Bucket, Interval, PostQuery, SearchHit, SearchResult, Store, StoreError,
     StoreUnavailable, TimeBucket, UpsertReport,
 )
+from .fts import CLOSE, OPEN, FtsQueryBuilder, render_snippet
+from .migrations import migrate
+from .rows import TERM_KINDS, UPSERT_POST, PostIndexer, PreparedPost, epoch, load_alert, load_event, load_post, value
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import StoreSettings
+    from ..config import StoreSettings
 
 logger = logging.getLogger(__name__)
-
-# Asia/Shanghai has kept UTC+8 without daylight saving since 1991, so local bucket
-# boundaries are a fixed shift of UTC ones and can be computed in SQL.
-_LOCAL_OFFSET_S = 8 * 3600
-_WEEK_ANCHOR_S = 4 * 86400          # 1970-01-05, the first Monday after the epoch
-INTERVAL_SECONDS: dict[str, int] = {
-    "15m": 15 * 60, "30m": 30 * 60, "hour": 3600, "6h": 6 * 3600, "day": 86400, "week": 7 * 86400,
-}
-MAX_BUCKETS = 100_000
 
 # Store keyword field -> posts column. province/city/district group by name; region_code
 # is the most specific code a post has (district, else city, else province).
@@ -65,352 +60,10 @@ FIELD_COLUMNS: dict[str, str] = {
     "region_code": "region_code", "event_id": "event_id", "dup_group": "dup_group", "author": "author",
 }
 assert set(FIELD_COLUMNS) == set(KEYWORD_FIELDS), "every keyword field needs a column"
-TERM_KINDS: dict[str, int] = {"tokens": 0, "keywords": 1}
-
-# Markers FTS5 puts around matches, and the token standing for whitespace; removed from
-# indexed text so a stray control character cannot forge a highlight.
-_OPEN, _CLOSE, _GAP = "\x02", "\x03", "\x1f"
-_NO_MARKERS = str.maketrans("", "", _OPEN + _CLOSE + _GAP)
 _BM25_WEIGHTS = "4.0, 1.0, 0.5"     # title, body, extra
 _SNIPPET_TOKENS = 32
 _IN_LIST_LIMIT = 200                 # longer value lists are bound as one JSON array
 _ID_CHUNK = 500
-
-
-# --- schema & migrations ---------------------------------------------------------------
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    statements: tuple[str, ...]
-
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "posts, documents, full-text index, alerts, state", (
-        """CREATE TABLE posts (
-            rid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            platform TEXT NOT NULL,
-            source TEXT NOT NULL,
-            published_at REAL NOT NULL,
-            sentiment TEXT, emotion TEXT, topic TEXT,
-            province TEXT, province_code TEXT, city TEXT, city_code TEXT,
-            district TEXT, district_code TEXT, region_code TEXT,
-            event_id TEXT, dup_group TEXT, author TEXT,
-            engagement INTEGER NOT NULL DEFAULT 0,
-            enriched INTEGER NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX posts_time ON posts (published_at, id)",
-        "CREATE INDEX posts_platform_time ON posts (platform, published_at)",
-        "CREATE INDEX posts_source_time ON posts (source, published_at)",
-        "CREATE INDEX posts_sentiment_time ON posts (sentiment, published_at)",
-        "CREATE INDEX posts_topic_time ON posts (topic, published_at)",
-        "CREATE INDEX posts_province_time ON posts (province_code, published_at)",
-        "CREATE INDEX posts_city_time ON posts (city_code, published_at)",
-        "CREATE INDEX posts_district_time ON posts (district_code, published_at)",
-        "CREATE INDEX posts_event ON posts (event_id) WHERE event_id IS NOT NULL",
-        "CREATE INDEX posts_dup_group ON posts (dup_group) WHERE dup_group IS NOT NULL",
-        "CREATE INDEX posts_unenriched ON posts (published_at) WHERE enriched = 0",
-        "CREATE TABLE post_docs (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
-        "CREATE VIRTUAL TABLE posts_fts USING fts5(title, body, extra, tokenize = 'unicode61 remove_diacritics 2')",
-        """CREATE TABLE alerts (
-            id TEXT PRIMARY KEY,
-            status TEXT NOT NULL,
-            level TEXT NOT NULL,
-            agency TEXT,
-            topic TEXT,
-            last_seen REAL NOT NULL,
-            doc TEXT NOT NULL
-        )""",
-        "CREATE INDEX alerts_last_seen ON alerts (last_seen)",
-        "CREATE INDEX alerts_status_last_seen ON alerts (status, last_seen)",
-        "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)",
-    )),
-    Migration(2, "hot-word side table, backfilled from the stored documents", (
-        """CREATE TABLE post_terms (
-            rid INTEGER NOT NULL,
-            kind INTEGER NOT NULL,
-            term TEXT NOT NULL,
-            PRIMARY KEY (rid, kind, term)
-        ) WITHOUT ROWID""",
-        """INSERT OR IGNORE INTO post_terms (rid, kind, term)
-           SELECT d.rid, 0, trim(j.value) FROM post_docs d, json_each(d.doc, '$.tokens') j
-           WHERE j.type = 'text' AND trim(j.value) != ''""",
-        """INSERT OR IGNORE INTO post_terms (rid, kind, term)
-           SELECT d.rid, 1, trim(j.value) FROM post_docs d, json_each(d.doc, '$.keywords') j
-           WHERE j.type = 'text' AND trim(j.value) != ''""",
-    )),
-    Migration(3, "events", (
-        """CREATE TABLE events (
-            id TEXT PRIMARY KEY,
-            topic TEXT,
-            post_count INTEGER NOT NULL,
-            last_seen REAL NOT NULL,
-            doc TEXT NOT NULL
-        )""",
-        "CREATE INDEX events_last_seen ON events (last_seen)",
-    )),
-)
-SCHEMA_VERSION = MIGRATIONS[-1].version
-
-
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> tuple[int, int]:
-    """Bring the schema up to the last migration, all in one transaction. Returns (from, to)."""
-    latest = migrations[-1].version
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-        if current > latest:
-            raise StoreError(f"database schema version {current} is newer than this program supports "
-                             f"({latest}); upgrade yuqing-sentinel")
-        for migration in migrations:
-            if migration.version <= current:
-                continue
-            for statement in migration.statements:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
-            logger.info("store schema migrated", extra={"version": migration.version,
-                                                        "migration": migration.description})
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return current, max(current, latest)
-
-
-# --- rows ---------------------------------------------------------------------------------
-def _value(x: Any) -> Any:
-    return x.value if isinstance(x, Enum) else x
-
-
-def _keyword(x: Any) -> str | None:
-    """Keyword column value; empty means missing."""
-    x = _value(x)
-    return x if x else None
-
-
-def _epoch(dt: datetime) -> float:
-    return aware(dt).timestamp()
-
-
-def _local(dt: datetime | None) -> datetime | None:
-    return None if dt is None else aware(dt).astimezone(DEFAULT_TZ)
-
-
-def _column_text(tokens: Iterable[str]) -> str:
-    """Tokens joined by spaces (FTS5 splits there); original whitespace becomes a GAP token."""
-    parts = []
-    for token in tokens:
-        if not token or token.isspace():
-            if parts and parts[-1] != _GAP:
-                parts.append(_GAP)
-        else:
-            parts.append(f" {_GAP} ".join(token.split()))
-    return " ".join(parts)
-
-
-@dataclass
-class _PreparedPost:
-    post_row: tuple
-    doc: str
-    fts: tuple[str, str, str]
-    terms: list[tuple[int, str]]
-
-
-_POST_COLUMNS = ("id", "platform", "source", "published_at", "sentiment", "emotion", "topic",
-                 "province", "province_code", "city", "city_code", "district", "district_code",
-                 "region_code", "event_id", "dup_group", "author", "engagement", "enriched")
-_UPSERT_POST = (
-    f"INSERT INTO posts ({', '.join(_POST_COLUMNS)}) VALUES ({', '.join('?' * len(_POST_COLUMNS))}) "
-    "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _POST_COLUMNS[1:])
-)
-
-
-class _PostIndexer:
-    """Turns a Post into the rows of every table: columns, JSON, FTS text, hot-word terms."""
-
-    def __init__(self, segmenter: Segmenter):
-        self.segmenter = segmenter
-
-    def prepare(self, post: Post) -> _PreparedPost:
-        region = post.region
-        row = (
-            post.id, _value(post.platform), post.source, _epoch(post.published_at),
-            _keyword(post.sentiment.label) if post.sentiment else None,
-            _keyword(post.emotion.label) if post.emotion else None,
-            _keyword(post.topic),
-            _keyword(region.province) if region else None, _keyword(region.province_code) if region else None,
-            _keyword(region.city) if region else None, _keyword(region.city_code) if region else None,
-            _keyword(region.district) if region else None, _keyword(region.district_code) if region else None,
-            _keyword(region.code) if region else None,
-            _keyword(post.event_id), _keyword(post.dup_group), _keyword(post.author.name),
-            post.engagement.total, int(post.enriched_at is not None),
-        )
-        # The shown columns are cut here, by the same segmenter that cuts queries, so phrases
-        # line up and snippets keep every character. Enrichment's tokens (content words only,
-        # cut with its own dictionaries, e.g. place names) are matched through "extra".
-        title_tokens = self.segmenter.index_tokens(post.title.translate(_NO_MARKERS)) if post.title else []
-        body_tokens = self.segmenter.index_tokens(post.content.translate(_NO_MARKERS)) if post.content else []
-        shown = {*title_tokens, *body_tokens}
-        extra: dict[str, None] = {t: None for t in (x.strip() for x in post.tokens)
-                                  if t not in shown and is_searchable(t)}
-        for token in {*shown, *extra}:
-            if len(token) > 2:
-                for piece in self.segmenter.pieces(token):
-                    extra[piece] = None
-        terms = [(TERM_KINDS["tokens"], t) for t in dict.fromkeys(x.strip() for x in post.tokens)
-                 if is_searchable(t)]
-        terms += [(TERM_KINDS["keywords"], k) for k in dict.fromkeys(x.strip() for x in post.keywords) if k]
-        return _PreparedPost(row, post.model_dump_json(),
-                             (_column_text(title_tokens), _column_text(body_tokens), " ".join(extra)), terms)
-
-
-def _load_post(doc: str) -> Post | None:
-    try:
-        post = Post.model_validate_json(doc)
-    except ValidationError as exc:
-        # Keep going: the row stays in the database for a later fix or migration.
-        logger.error("stored post no longer validates; skipped", extra={"error": str(exc)[:500]})
-        return None
-    post.published_at = _local(post.published_at)
-    post.crawled_at = _local(post.crawled_at)
-    post.enriched_at = _local(post.enriched_at)
-    return post
-
-
-def _load_event(doc: str) -> Event | None:
-    try:
-        event = Event.model_validate_json(doc)
-    except ValidationError as exc:
-        logger.error("stored event no longer validates; skipped", extra={"error": str(exc)[:500]})
-        return None
-    for name in ("first_seen", "last_seen", "updated_at"):
-        setattr(event, name, _local(getattr(event, name)))
-    return event
-
-
-def _load_alert(doc: str) -> Alert | None:
-    try:
-        alert = Alert.model_validate_json(doc)
-    except ValidationError as exc:
-        logger.error("stored alert no longer validates; skipped", extra={"error": str(exc)[:500]})
-        return None
-    for name in ("window_start", "window_end", "first_seen", "last_seen"):
-        setattr(alert, name, _local(getattr(alert, name)))
-    return alert
-
-
-# --- full-text queries -------------------------------------------------------------------
-def fts_string(text: str) -> str:
-    """An FTS5 string literal: inside double quotes every character is literal text."""
-    return '"' + text.replace('"', '""') + '"'
-
-
-@dataclass
-class FtsMatch:
-    """A user's text as an FTS5 expression. `expression` None: nothing searchable, match nothing."""
-    expression: str | None
-    surface: list[str] = field(default_factory=list)   # the words as typed, for fallback highlights
-
-
-class FtsQueryBuilder:
-    """Search text → FTS5 MATCH expression.
-
-    Bare words are ANDed. Each is cut by jieba; a chunk cut into several words
-    matches either as one token or as all its words, and a long word either as
-    itself or as all its search-mode sub-words, so a post segmented a little
-    differently (e.g. by enrichment's user dictionary) is still found. "Quoted
-    phrases" match consecutive tokens in title or body. User text only ever
-    appears inside FTS5 string literals, so operators and syntax characters
-    in it are plain text.
-    """
-
-    def __init__(self, segmenter: Segmenter):
-        self.segmenter = segmenter
-
-    def build(self, text: str) -> FtsMatch:
-        parsed = split_query(text)
-        parts: list[str] = []
-        surface: list[str] = []
-        for phrase in parsed.phrases:
-            words = self.segmenter.words(phrase)
-            if words:
-                parts.append("{title body} : " + fts_string(" ".join(words)))
-                surface.append(phrase)
-        for chunk in parsed.chunks:
-            words = self.segmenter.words(chunk)
-            if not words:
-                continue
-            surface.extend(words if len(words) > 1 else [chunk])
-            if len(words) == 1:
-                parts.append(self._word(words[0]))
-            else:
-                parts.append(f"({fts_string(chunk)} OR ({' AND '.join(self._word(w) for w in words)}))")
-        return FtsMatch(" AND ".join(parts) if parts else None, surface)
-
-    def _word(self, word: str) -> str:
-        pieces = self.segmenter.pieces(word)
-        if not pieces:
-            return fts_string(word)
-        return f"({fts_string(word)} OR ({' AND '.join(fts_string(p) for p in pieces)}))"
-
-
-# --- highlights --------------------------------------------------------------------------
-def _spaced(ch: str) -> bool:
-    """Latin letters and digits keep a space between tokens; CJK text does not."""
-    return ch.isalnum() and unicodedata.east_asian_width(ch) not in ("W", "F")
-
-
-def render_snippet(raw: str) -> str | None:
-    """An FTS5 snippet of space-joined tokens → readable HTML-safe text with <em> marks.
-
-    Returns None when the snippet marks nothing.
-    """
-    if _OPEN not in raw:
-        return None
-    out: list[str] = []
-    last = ""   # last visible character written
-    for piece in raw.split(" "):
-        visible = piece.replace(_OPEN, "").replace(_CLOSE, "")
-        if not visible:
-            out.append(piece)
-            continue
-        if not visible.strip(_GAP):          # whitespace in the original text
-            if last and last != " ":
-                out.append(piece.replace(_GAP, " "))
-                last = " "
-            continue
-        if last and _spaced(last) and _spaced(visible[0]):
-            out.append(" ")
-        out.append(piece.replace(_GAP, " "))
-        last = visible[-1]
-    text = html.escape("".join(out).strip(), quote=False)
-    text = text.replace(_CLOSE + _OPEN, "").replace(_CLOSE + " " + _OPEN, " ")
-    return text.replace(_OPEN, "<em>").replace(_CLOSE, "</em>")
-
-
-def highlight_text(text: str, words: Sequence[str], width: int = 80) -> str | None:
-    """Mark `words` in raw text around their first occurrence (for matches FTS5 cannot mark,
-    such as a query word inside a longer indexed token)."""
-    words = sorted({w for w in words if w.strip()}, key=len, reverse=True)
-    if not words or not text:
-        return None
-    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
-    first = pattern.search(text)
-    if first is None:
-        return None
-    start = max(0, first.start() - width // 3)
-    end = min(len(text), start + width)
-    window = " ".join(text[start:end].split())
-    pieces, pos = [], 0
-    for m in pattern.finditer(window):
-        pieces.append(html.escape(window[pos:m.start()], quote=False))
-        pieces.append(f"<em>{html.escape(m.group(0), quote=False)}</em>")
-        pos = m.end()
-    pieces.append(html.escape(window[pos:], quote=False))
-    return ("…" if start > 0 else "") + "".join(pieces) + ("…" if end < len(text) else "")
-
 
 # --- filters -------------------------------------------------------------------------------
 class _Where:
@@ -440,39 +93,24 @@ def _in_list(column: str, values: Sequence[Any]) -> tuple[str, ...]:
     return (f"{column} IN ({', '.join('?' * len(values))})", *values)
 
 
-def _bucket_sql(interval: str) -> str:
-    """SQL for the epoch second at which a post's local-time bucket starts."""
+def _bucket_sql(interval: str, spans: Sequence[tuple[float, int]]) -> tuple[str, str]:
+    """SQL for a post's bucket as (local wall-clock second at which it starts, the post's UTC offset).
+
+    The offset comes from the zone's offset spans over the queried range (one constant for
+    Asia/Shanghai); index.buckets.wall_bucket_epoch turns the pair into the bucket's epoch second.
+    """
+    if len(spans) == 1:
+        offset = str(int(spans[0][1]))
+    else:
+        cases = " ".join(f"WHEN p.published_at < {since!r} THEN {int(before)}"
+                         for (since, _), (_, before) in zip(spans[1:], spans[:-1]))
+        offset = f"(CASE {cases} ELSE {int(spans[-1][1])} END)"
     width = INTERVAL_SECONDS[interval]
-    shift = _LOCAL_OFFSET_S - (_WEEK_ANCHOR_S if interval == "week" else 0)
+    anchor = WEEK_ANCHOR_S if interval == "week" else 0
     # floor(published_at) even before 1970, then floor-division with a non-negative remainder
     floor = "(CAST(p.published_at AS INTEGER) - (p.published_at < CAST(p.published_at AS INTEGER)))"
-    key = f"({floor} + {shift})"
-    return f"({key} - ((({key} % {width}) + {width}) % {width}) - {shift})"
-
-
-def dense_buckets(counts: dict[int, dict[str, int]], lo: int | None, hi: int | None, width: int,
-                  interval: str, *, grouped: bool) -> list[TimeBucket]:
-    """Every bucket from lo (or the first with posts) to hi (or the last), empty ones included.
-
-    Shared by both backends so their histograms agree bucket for bucket.
-    """
-    if not counts and (lo is None or hi is None):
-        return []
-    first = lo if lo is not None else min(counts)
-    last = hi if hi is not None else max(counts)
-    if (last - first) // width + 1 > MAX_BUCKETS:
-        raise ValueError(f"{interval} buckets over this range exceed {MAX_BUCKETS}; use a wider interval")
-    empty = {} if grouped else {"_all": 0}
-    return [TimeBucket(start=datetime.fromtimestamp(b, DEFAULT_TZ), counts=counts.get(b, dict(empty)))
-            for b in range(first, last + 1, width)]
-
-
-def _bucket_start(epoch: float, interval: str) -> int:
-    """Python twin of _bucket_sql."""
-    width = INTERVAL_SECONDS[interval]
-    shift = _LOCAL_OFFSET_S - (_WEEK_ANCHOR_S if interval == "week" else 0)
-    key = math.floor(epoch) + shift
-    return key - key % width - shift
+    key = f"({floor} + {offset} - {anchor})"
+    return f"({key} - ((({key} % {width}) + {width}) % {width}) + {anchor})", offset
 
 
 # --- the store ---------------------------------------------------------------------------
@@ -480,15 +118,19 @@ class SQLiteStore(Store):
     """Store on one SQLite file. Safe for one writer and many readers across threads/processes."""
 
     def __init__(self, path: str | Path, *, user_dicts: Iterable[str | Path] = (),
-                 busy_timeout_s: float = 30.0, write_batch_size: int = 2000):
+                 busy_timeout_s: float = 30.0, write_batch_size: int = 2000,
+                 timezone: str | ZoneInfo = "Asia/Shanghai", segmenter: Segmenter | None = None):
         self.path = Path(path)
+        self.tz = time_zone(timezone)   # histogram buckets are aligned here; times come back in it
         if str(path) == ":memory:":
             raise StoreError("SQLiteStore needs a file path (each thread opens its own connection); "
                              "use a temporary file instead of ':memory:'")
         self.busy_timeout_s = busy_timeout_s
         self.write_batch_size = max(1, write_batch_size)
-        self._segmenter = get_segmenter(user_dicts)
-        self._indexer = _PostIndexer(self._segmenter)
+        # The application hands in its one segmenter (nlp.segment), so indexed text, queries and
+        # the enriched tokens are cut alike; alone, the store uses a plain one.
+        self._segmenter = segmenter or get_segmenter(user_dicts)
+        self._indexer = PostIndexer(self._segmenter)
         self._fts = FtsQueryBuilder(self._segmenter)
         self._open_lock = threading.RLock()
         self._write_lock = threading.Lock()
@@ -496,10 +138,11 @@ class SQLiteStore(Store):
         self._opened = False
 
     @classmethod
-    def from_settings(cls, config: "StoreSettings", *, base_dir: Path,
-                      user_dicts: Iterable[str | Path] = ()) -> "SQLiteStore":
+    def from_settings(cls, config: "StoreSettings", *, base_dir: Path, user_dicts: Iterable[str | Path] = (),
+                      timezone: str | ZoneInfo = "Asia/Shanghai", segmenter: Segmenter | None = None) -> "SQLiteStore":
         path = Path(config.sqlite.path).expanduser()
-        return cls(path if path.is_absolute() else Path(base_dir) / path, user_dicts=user_dicts)
+        return cls(path if path.is_absolute() else Path(base_dir) / path, user_dicts=user_dicts, timezone=timezone,
+                   segmenter=segmenter)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -638,7 +281,7 @@ class SQLiteStore(Store):
         return report
 
     def _upsert_batch(self, items: list[Any], report: UpsertReport) -> None:
-        prepared: dict[str, _PreparedPost] = {}      # by id: the last copy of a post in a batch wins
+        prepared: dict[str, PreparedPost] = {}      # by id: the last copy of a post in a batch wins
         for position, item in enumerate(items):
             key = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
             key = str(key) if key else f"#{position}"
@@ -653,7 +296,7 @@ class SQLiteStore(Store):
         ids = list(prepared)
         with self._writing("upsert posts") as conn:
             existing = self._rids(conn, ids)
-            conn.executemany(_UPSERT_POST, [p.post_row for p in prepared.values()])
+            conn.executemany(UPSERT_POST, [p.post_row for p in prepared.values()])
             rids = existing if len(existing) == len(ids) else self._rids(conn, ids)
             replaced = [(rid,) for rid in existing.values()]
             if replaced:
@@ -687,7 +330,7 @@ class SQLiteStore(Store):
                 docs.update(conn.execute(
                     "SELECT p.id, d.doc FROM posts p JOIN post_docs d ON d.rid = p.rid "
                     f"WHERE p.id IN ({', '.join('?' * len(chunk))})", chunk))
-        loaded = {i: _load_post(doc) for i, doc in docs.items()}
+        loaded = {i: load_post(doc, self.tz) for i, doc in docs.items()}
         return [post for i in wanted if (post := loaded.get(i)) is not None]
 
     def iter_posts(self, query: PostQuery = PostQuery(), batch_size: int = 500) -> Iterator[Post]:
@@ -707,7 +350,7 @@ class SQLiteStore(Store):
                     "SELECT p.published_at, p.id, d.doc FROM posts p JOIN post_docs d ON d.rid = p.rid "
                     f"WHERE {clause} ORDER BY p.published_at, p.id LIMIT ?", [*params, batch_size]).fetchall()
             for _, _, doc in rows:
-                post = _load_post(doc)
+                post = load_post(doc, self.tz)
                 if post is not None:
                     yield post
             if len(rows) < batch_size:
@@ -750,11 +393,11 @@ class SQLiteStore(Store):
                         f"SELECT rowid, snippet(posts_fts, 1, ?, ?, '…', {_SNIPPET_TOKENS}), "
                         f"snippet(posts_fts, 0, ?, ?, '…', {_SNIPPET_TOKENS}) FROM posts_fts "
                         f"WHERE posts_fts MATCH ? AND rowid IN ({marks})",
-                        [_OPEN, _CLOSE, _OPEN, _CLOSE, match.expression, *rids]):
+                        [OPEN, CLOSE, OPEN, CLOSE, match.expression, *rids]):
                     snippets[rid] = (body, title)
         hits = []
         for rid, hit_score in rows:
-            post = _load_post(docs[rid]) if rid in docs else None
+            post = load_post(docs[rid], self.tz) if rid in docs else None
             if post is None:
                 continue
             highlight = None
@@ -775,32 +418,41 @@ class SQLiteStore(Store):
 
     # --- aggregations --------------------------------------------------------------------
     def histogram(self, query: PostQuery, interval: Interval, group_by: str | None = None) -> list[TimeBucket]:
-        """Counts per local-time bucket; posts lacking the group field are not counted in a grouped
-        histogram. Ungrouped buckets hold {"_all": n}; empty grouped buckets hold {}."""
-        if interval not in INTERVAL_SECONDS:
-            raise ValueError(f"unknown interval {interval!r}; use one of {', '.join(INTERVAL_SECONDS)}")
+        """Counts per local-time bucket (self.tz); posts lacking the group field are not counted in a
+        grouped histogram. Ungrouped buckets hold {"_all": n}; empty grouped buckets hold {}."""
+        check_interval(interval)
         column = self._group_column(group_by) if group_by else None
-        width = INTERVAL_SECONDS[interval]
-        lo = _bucket_start(_epoch(query.start), interval) if query.start else None
-        hi = (_bucket_start(_epoch(aware(query.end) - timedelta(microseconds=1)), interval)
-              if query.end else None)
-        if lo is not None and hi is not None:
-            if hi < lo:
-                return []
-            if (hi - lo) // width + 1 > MAX_BUCKETS:
-                raise ValueError(f"{interval} buckets from {query.start} to {query.end} exceed {MAX_BUCKETS}")
+        bounds = bucket_bounds(query.start, query.end, interval, self.tz)
+        if bounds is None:
+            return []
+        lo, hi = bounds
         where = self._where(query)
         counts: dict[int, dict[str, int]] = {}
         if where is not None:
+            spans = self._offset_spans(query)
             group = f"p.{column}" if column else "'_all'"
             if column:
                 where.add(f"p.{column} IS NOT NULL")
-            sql = (f"SELECT {_bucket_sql(interval)} AS bucket, {group} AS grp, count(*) FROM posts p "
-                   f"WHERE {where.sql} GROUP BY bucket, grp")
+            bucket, offset = _bucket_sql(interval, spans)
+            sql = (f"SELECT {bucket} AS bucket, {offset} AS off, {group} AS grp, count(*) FROM posts p "
+                   f"WHERE {where.sql} GROUP BY bucket, off, grp")
             with self._reading("histogram") as conn:
-                for bucket, grp, n in conn.execute(sql, where.params):
-                    counts.setdefault(int(bucket), {})[str(grp)] = n
-        return dense_buckets(counts, lo, hi, width, interval, grouped=bool(column))
+                for wall, off, grp, n in conn.execute(sql, where.params):
+                    start = wall_bucket_epoch(int(wall), int(off), interval, self.tz)
+                    groups = counts.setdefault(start, {})
+                    groups[str(grp)] = groups.get(str(grp), 0) + n
+        return dense_buckets(counts, lo, hi, interval, self.tz, grouped=bool(column))
+
+    def _offset_spans(self, query: PostQuery) -> tuple[tuple[float, int], ...]:
+        """The zone's UTC offsets over the posts a query can reach (its bounds, else the data's)."""
+        lo = epoch(query.start) if query.start is not None else None
+        hi = epoch(query.end) if query.end is not None else None
+        if lo is None or hi is None:
+            with self._reading("histogram range") as conn:
+                first, last = conn.execute("SELECT min(published_at), max(published_at) FROM posts").fetchone()
+            lo = lo if lo is not None else (first if first is not None else 0.0)
+            hi = hi if hi is not None else (last if last is not None else lo)
+        return offset_spans(self.tz, lo, max(lo, hi))
 
     def terms(self, query: PostQuery, field: str, size: int = 10) -> list[Bucket]:
         """Top values by number of posts (ties: value ascending). Missing values are not counted;
@@ -847,14 +499,14 @@ class SQLiteStore(Store):
         """
         where = _Where()
         if query.start is not None:
-            where.add("p.published_at >= ?", _epoch(query.start))
+            where.add("p.published_at >= ?", epoch(query.start))
         if query.end is not None:
-            where.add("p.published_at < ?", _epoch(query.end))
+            where.add("p.published_at < ?", epoch(query.end))
         for column, values in (("p.platform", query.platforms), ("p.source", query.sources),
                                ("p.sentiment", query.sentiments), ("p.topic", query.topics),
                                ("p.event_id", query.event_ids), ("p.id", query.ids)):
             if values:
-                where.one_of(column, [_value(v) for v in values])
+                where.one_of(column, [value(v) for v in values])
         if query.region_codes:
             parts = [_in_list(c, query.region_codes) for c in ("p.province_code", "p.city_code", "p.district_code")]
             where.add("(" + " OR ".join(p[0] for p in parts) + ")", *[v for p in parts for v in p[1:]])
@@ -870,8 +522,8 @@ class SQLiteStore(Store):
 
     # --- alerts --------------------------------------------------------------------------
     def upsert_alert(self, alert: Alert) -> None:
-        row = (alert.id, _value(alert.status), _value(alert.level), alert.agency, alert.topic,
-               _epoch(alert.last_seen), alert.model_dump_json())
+        row = (alert.id, value(alert.status), value(alert.level), alert.agency, alert.topic,
+               epoch(alert.last_seen), alert.model_dump_json())
         with self._writing("upsert alert") as conn:
             conn.execute(
                 "INSERT INTO alerts (id, status, level, agency, topic, last_seen, doc) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -882,15 +534,15 @@ class SQLiteStore(Store):
     def get_alert(self, alert_id: str) -> Alert | None:
         with self._reading("get alert") as conn:
             row = conn.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return _load_alert(row[0]) if row else None
+        return load_alert(row[0], self.tz) if row else None
 
     def list_alerts(self, *, statuses: tuple[str, ...] = (), since: datetime | None = None,
                     agency: str | None = None, limit: int = 200) -> list[Alert]:
         where = _Where()
         if statuses:
-            where.one_of("status", [_value(s) for s in statuses])
+            where.one_of("status", [value(s) for s in statuses])
         if since is not None:
-            where.add("last_seen >= ?", _epoch(since))
+            where.add("last_seen >= ?", epoch(since))
         if agency is not None:
             where.add("agency = ?", agency)
         if limit <= 0:
@@ -898,11 +550,11 @@ class SQLiteStore(Store):
         with self._reading("list alerts") as conn:
             rows = conn.execute(f"SELECT doc FROM alerts WHERE {where.sql} ORDER BY last_seen DESC, id LIMIT ?",
                                 [*where.params, limit]).fetchall()
-        return [a for (doc,) in rows if (a := _load_alert(doc)) is not None]
+        return [a for (doc,) in rows if (a := load_alert(doc, self.tz)) is not None]
 
     # --- events --------------------------------------------------------------------------
     def upsert_events(self, events: Iterable[Event]) -> None:
-        rows = [(e.id, e.topic, e.post_count, _epoch(e.last_seen), e.model_dump_json()) for e in events]
+        rows = [(e.id, e.topic, e.post_count, epoch(e.last_seen), e.model_dump_json()) for e in events]
         if not rows:
             return
         with self._writing("upsert events") as conn:
@@ -919,7 +571,7 @@ class SQLiteStore(Store):
                 chunk = wanted[i:i + _ID_CHUNK]
                 rows = conn.execute(f"SELECT doc FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk)
                 for (doc,) in rows:
-                    if (event := _load_event(doc)) is not None:
+                    if (event := load_event(doc, self.tz)) is not None:
                         found[event.id] = event
         return [found[i] for i in wanted if i in found]
 
@@ -927,7 +579,7 @@ class SQLiteStore(Store):
                     min_posts: int = 1, limit: int = 100) -> list[Event]:
         where = _Where()
         if active_since is not None:
-            where.add("last_seen >= ?", _epoch(active_since))
+            where.add("last_seen >= ?", epoch(active_since))
         if topic is not None:
             where.add("topic = ?", topic)
         where.add("post_count >= ?", min_posts)
@@ -936,7 +588,7 @@ class SQLiteStore(Store):
         with self._reading("list events") as conn:
             rows = conn.execute(f"SELECT doc FROM events WHERE {where.sql} ORDER BY last_seen DESC, id LIMIT ?",
                                 [*where.params, limit]).fetchall()
-        return [e for (doc,) in rows if (e := _load_event(doc)) is not None]
+        return [e for (doc,) in rows if (e := load_event(doc, self.tz)) is not None]
 
     # --- key/value state -----------------------------------------------------------------
     def get_state(self, key: str) -> str | None:

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .es_client import RETRY_STATUSES, translated
-from .store import StoreUnavailable
+from .client import RETRY_STATUSES, translated
+from ..store import StoreUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from elasticsearch import Elasticsearch

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .store import StoreError, StoreUnavailable
+from ..store import StoreError, StoreUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from elasticsearch import Elasticsearch
 
-    from .config import ElasticsearchSettings
+    from ..config import ElasticsearchSettings
 
 logger = logging.getLogger(__name__)
 

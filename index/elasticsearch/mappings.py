@@ -1,6 +1,6 @@
 """Index names and the composable index templates of the Elasticsearch backend.
 
-The mappings live as JSON under index/templates/ so Kibana users can read them;
+The mappings live as JSON under index/elasticsearch/templates/ so Kibana users can read them;
 this module names the indices for a prefix and wraps the mappings into
 templates. Posts go to monthly indices PREFIX-posts-YYYY.MM (the month of
 published_at in Asia/Shanghai) behind the alias PREFIX-posts; alerts, events
@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .schema import DEFAULT_TZ, aware
+from ..schema import DEFAULT_TZ, aware
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 KINDS = ("posts", "alerts", "events", "state")

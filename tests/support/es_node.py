@@ -1,8 +1,8 @@
 """A real single-node Elasticsearch for tests and local use, from Elastic's runnable test distribution.
 
-    python -m index.es_node fetch                 download (Maven Central → ~/.m2) and unpack
-    python -m index.es_node serve [--port 9200]   run a node in the foreground until Ctrl-C (`make es`)
-    python -m index.es_node run -- CMD ...        run CMD with a node up, YUQING_ES_URL set (`make test`)
+    python -m tests.support.es_node fetch                 download (Maven Central → ~/.m2) and unpack
+    python -m tests.support.es_node serve [--port 9200]   run a node in the foreground until Ctrl-C (`make es`)
+    python -m tests.support.es_node run -- CMD ...        run CMD with a node up, YUQING_ES_URL set (`make test`)
 
 The distribution is `org.elasticsearch.distribution.integ-test-zip:elasticsearch:<v>:zip`,
 the newest 8.19.x listed in Maven Central's maven-metadata.xml, fetched with
@@ -557,7 +557,7 @@ def _serve(port: int, workdir: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m index.es_node", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.support.es_node", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("fetch", help="download and unpack the test distribution; print its folder")
     serve = sub.add_parser("serve", help="run a node in the foreground until Ctrl-C")

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .schema import Post
-from .store import StoreError
+from ..schema import Post
+from ..store import StoreError
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Kibana: saved objects (yuqing.ndjson) and the `yuqing kibana import` command.
 
     yuqing kibana import --url http://kibana:5601 [--space S] [--index-prefix P]
-    python -m index.kibana build        regenerate yuqing.ndjson from index/kibana/objects.py
+    python -m index.elasticsearch.kibana build        regenerate yuqing.ndjson from index/elasticsearch/kibana/objects.py
 
 Credentials come from the environment: YUQING_KIBANA_API_KEY (an encoded API key), or
 YUQING_KIBANA_USERNAME / YUQING_KIBANA_PASSWORD; the variable names can be changed
@@ -71,9 +71,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m index.kibana")
+    parser = argparse.ArgumentParser(prog="python -m index.elasticsearch.kibana")
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help=f"write {NDJSON_PATH.name} from index/kibana/objects.py")
+    build = sub.add_parser("build", help=f"write {NDJSON_PATH.name} from index/elasticsearch/kibana/objects.py")
     build.add_argument("--out", type=Path, default=NDJSON_PATH)
     register(sub)
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """The production backend: the Store interface on Elasticsearch 8.
 
-Layout (see index/templates/*.json and index.es_mappings):
+Layout (see index/elasticsearch/templates/*.json and index.elasticsearch.mappings):
   PREFIX-posts-YYYY.MM   monthly post indices behind the alias PREFIX-posts
   PREFIX-alerts          one document per alert, rewritten on every change
   PREFIX-events          one document per event
@@ -12,7 +12,7 @@ elasticsearch.helpers.streaming_bulk with stable ids, so writing a post twice
 leaves one copy; a post whose month changes is removed from its old index.
 Writes are refreshed before they return, so the next read sees them.
 
-When the cluster cannot be reached, posts go to an on-disk spool (index.spool)
+When the cluster cannot be reached, posts go to an on-disk spool (index.elasticsearch.spool)
 and are replayed, oldest first, on the next write once it answers again.
 Reads then raise StoreUnavailable.
 
@@ -27,22 +27,24 @@ import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from .es_bulk import BulkInterrupted, BulkOutcome, BulkWriter
-from .es_client import ConnectionSettings, build_client, translated
-from .es_docs import PostDocuments, alert_document, event_document, load_alert, load_event
-from .es_mappings import KINDS, IndexNames, index_templates, mapping
-from .es_query import MATCH_NONE, PostQueryBuilder, TextQueryBuilder, es_time, field_path
-from .schema import Alert, Event, Post, aware, now
-from .segment import get_segmenter
+from .bulk import BulkInterrupted, BulkOutcome, BulkWriter
+from .client import ConnectionSettings, build_client, translated
+from .docs import PostDocuments, alert_document, event_document, load_alert, load_event
+from .mappings import KINDS, IndexNames, index_templates, mapping
+from .query import MATCH_NONE, PostQueryBuilder, TextQueryBuilder, es_time, field_path
+from ..schema import Alert, Event, Post, now
+from ..segment import Segmenter, get_segmenter
 from .spool import Spool
-from .sqlite_store import INTERVAL_SECONDS, MAX_BUCKETS, _bucket_start, dense_buckets, highlight_text
-from .store import (
+from ..buckets import INTERVAL_SECONDS, bucket_bounds, check_interval, dense_buckets, time_zone
+from ..highlight import highlight_text
+from ..store import (
     Bucket, Interval, PostQuery, SearchHit, SearchResult, Store, StoreError, StoreUnavailable, TimeBucket,
     UpsertReport,
 )
@@ -50,18 +52,17 @@ from .store import (
 if TYPE_CHECKING:  # pragma: no cover
     from elasticsearch import Elasticsearch
 
-    from .config import StoreSettings
+    from ..config import StoreSettings
 
 logger = logging.getLogger(__name__)
 
-# Store interval → date_histogram interval. Asia/Shanghai has no daylight saving, so
-# fixed intervals rounded in that zone start where the SQLite backend's buckets start.
+# Store interval → date_histogram interval, rounded in the store's time zone (`time_zone`), so
+# buckets start where index.buckets says: local midnight for days, across daylight-saving changes.
 HISTOGRAM_INTERVALS: dict[str, dict[str, str]] = {
     "15m": {"fixed_interval": "15m"}, "30m": {"fixed_interval": "30m"}, "hour": {"calendar_interval": "1h"},
     "6h": {"fixed_interval": "6h"}, "day": {"calendar_interval": "1d"}, "week": {"calendar_interval": "1w"},
 }
 assert set(HISTOGRAM_INTERVALS) == set(INTERVAL_SECONDS)
-TIME_ZONE = "Asia/Shanghai"
 MAX_WINDOW = 10_000            # index.max_result_window
 COMPOSITE_PAGE = 10_000
 GROUPS_AT_ONCE = 200           # a grouped histogram with more groups than this pages a composite aggregation
@@ -117,7 +118,8 @@ class ElasticsearchStore(Store):
                  index_prefix: str = "yuqing", spool_dir: str | Path | None = None,
                  user_dicts: Iterable[str | Path] = (), shards: int = 1, replicas: int = 1,
                  max_retries: int = 5, initial_backoff_s: float = 0.5, max_backoff_s: float = 30.0,
-                 bulk_size: int = 2000, refresh: bool = True, documents: PostDocuments | None = None):
+                 bulk_size: int = 2000, refresh: bool = True, documents: PostDocuments | None = None,
+                 timezone: str | ZoneInfo = "Asia/Shanghai", segmenter: Segmenter | None = None):
         if isinstance(connection, ConnectionSettings) or connection is None:
             self.connection = connection or ConnectionSettings()
             self._client: "Elasticsearch | None" = None
@@ -125,12 +127,13 @@ class ElasticsearchStore(Store):
             self.connection = None
             self._client = connection
         self.names = IndexNames(index_prefix)
+        self.tz = time_zone(timezone)   # histogram buckets are aligned here; times come back in it
         self.spool = Spool(spool_dir) if spool_dir is not None else None
         self.shards, self.replicas = shards, replicas
         self.max_retries, self.initial_backoff_s, self.max_backoff_s = max_retries, initial_backoff_s, max_backoff_s
         self.bulk_size = bulk_size
         self.refresh = refresh
-        segmenter = get_segmenter(user_dicts)
+        segmenter = segmenter or get_segmenter(user_dicts)   # the app's one segmenter when given
         self._docs = documents or PostDocuments(segmenter)
         self._queries = PostQueryBuilder(segmenter)
         self._open_lock = threading.RLock()
@@ -141,13 +144,15 @@ class ElasticsearchStore(Store):
         self._unrefreshed = False
 
     @classmethod
-    def from_settings(cls, config: "StoreSettings", *, base_dir: Path,
-                      user_dicts: Iterable[str | Path] = ()) -> "ElasticsearchStore":
+    def from_settings(cls, config: "StoreSettings", *, base_dir: Path, user_dicts: Iterable[str | Path] = (),
+                      timezone: str | ZoneInfo = "Asia/Shanghai",
+                      segmenter: Segmenter | None = None) -> "ElasticsearchStore":
         es = config.elasticsearch
         spool = Path(es.spool_dir)
         return cls(ConnectionSettings.from_settings(es, base_dir), index_prefix=es.index_prefix,
                    spool_dir=spool if spool.is_absolute() else base_dir / spool, user_dicts=user_dicts,
-                   shards=es.number_of_shards, replicas=es.number_of_replicas, max_retries=es.max_retries)
+                   shards=es.number_of_shards, replicas=es.number_of_replicas, max_retries=es.max_retries,
+                   timezone=timezone, segmenter=segmenter)
 
     def __repr__(self) -> str:
         return f"ElasticsearchStore({self._where!r}, prefix={self.names.prefix!r})"
@@ -519,7 +524,7 @@ class ElasticsearchStore(Store):
             resp = self._search("get posts", query={"ids": {"values": chunk}}, size=min(2 * len(chunk), MAX_WINDOW),
                                 source_excludes=_SHOWN_SOURCE_EXCLUDES, track_total_hits=False)
             for hit in resp["hits"]["hits"]:
-                post = PostDocuments.post(hit["_source"])
+                post = PostDocuments.post(hit["_source"], self.tz)
                 if post is not None:
                     found.setdefault(post.id, post)
         return [found[i] for i in wanted if i in found]
@@ -539,7 +544,7 @@ class ElasticsearchStore(Store):
                                 source_excludes=_SHOWN_SOURCE_EXCLUDES, **extra)
             hits = resp["hits"]["hits"]
             for hit in hits:
-                post = PostDocuments.post(hit["_source"])
+                post = PostDocuments.post(hit["_source"], self.tz)
                 if post is not None:
                     yield post
             if len(hits) < size:
@@ -581,7 +586,7 @@ class ElasticsearchStore(Store):
         resp = self._search("search", **body)
         hits = []
         for hit in resp["hits"]["hits"]:
-            post = PostDocuments.post(hit["_source"])
+            post = PostDocuments.post(hit["_source"], self.tz)
             if post is None:
                 continue
             highlight = None
@@ -604,24 +609,18 @@ class ElasticsearchStore(Store):
 
     # --- aggregations --------------------------------------------------------------------
     def histogram(self, query: PostQuery, interval: Interval, group_by: str | None = None) -> list[TimeBucket]:
-        """Counts per Asia/Shanghai bucket; posts lacking the group field are not counted in a
+        """Counts per local-time bucket (self.tz); posts lacking the group field are not counted in a
         grouped histogram. Ungrouped buckets hold {"_all": n}; empty grouped buckets hold {}."""
-        if interval not in INTERVAL_SECONDS:
-            raise ValueError(f"unknown interval {interval!r}; use one of {', '.join(INTERVAL_SECONDS)}")
+        check_interval(interval)
         path = field_path(group_by) if group_by else None
-        width = INTERVAL_SECONDS[interval]
-        lo = _bucket_start(aware(query.start).timestamp(), interval) if query.start else None
-        hi = (_bucket_start((aware(query.end) - timedelta(microseconds=1)).timestamp(), interval)
-              if query.end else None)
-        if lo is not None and hi is not None:
-            if hi < lo:
-                return []
-            if (hi - lo) // width + 1 > MAX_BUCKETS:
-                raise ValueError(f"{interval} buckets from {query.start} to {query.end} exceed {MAX_BUCKETS}")
+        bounds = bucket_bounds(query.start, query.end, interval, self.tz)
+        if bounds is None:
+            return []
+        lo, hi = bounds
         es_query, _ = self._queries.build(query)
         counts: dict[int, dict[str, int]] = {}
         if es_query is not MATCH_NONE:
-            date_histogram = {"field": "published_at", "time_zone": TIME_ZONE, **HISTOGRAM_INTERVALS[interval]}
+            date_histogram = {"field": "published_at", "time_zone": self.tz.key, **HISTOGRAM_INTERVALS[interval]}
             if path is None:
                 resp = self._search("histogram", query=es_query, size=0, track_total_hits=False, aggs={
                     "h": {"date_histogram": {**date_histogram, "min_doc_count": 1}}})
@@ -629,7 +628,7 @@ class ElasticsearchStore(Store):
                     counts[b["key"] // 1000] = {"_all": b["doc_count"]}
             else:
                 self._grouped_counts(self._with_value(es_query, path), date_histogram, path, counts)
-        return dense_buckets(counts, lo, hi, width, interval, grouped=bool(path))
+        return dense_buckets(counts, lo, hi, interval, self.tz, grouped=bool(path))
 
     def _grouped_counts(self, es_query: dict[str, Any], date_histogram: dict[str, Any], path: str,
                         counts: dict[int, dict[str, int]]) -> None:
@@ -708,7 +707,7 @@ class ElasticsearchStore(Store):
 
     def get_alert(self, alert_id: str) -> Alert | None:
         source = self._get(self.names.alerts, alert_id, "get alert")
-        return load_alert(source) if source is not None else None
+        return load_alert(source, self.tz) if source is not None else None
 
     def list_alerts(self, *, statuses: tuple[str, ...] = (), since: datetime | None = None,
                     agency: str | None = None, limit: int = 200) -> list[Alert]:
@@ -723,7 +722,7 @@ class ElasticsearchStore(Store):
             filters.append({"term": {"agency": agency}})
         hits = self._search_index(self.names.alerts, "list alerts", filters, limit,
                                   [{"last_seen": "desc"}, {"id": "asc"}])
-        return [a for h in hits if (a := load_alert(h["_source"])) is not None]
+        return [a for h in hits if (a := load_alert(h["_source"], self.tz)) is not None]
 
     # --- events --------------------------------------------------------------------------
     def upsert_events(self, events: Iterable[Event]) -> None:
@@ -751,7 +750,7 @@ class ElasticsearchStore(Store):
             with translated("get events", self._where):
                 resp = self.client.options(ignore_status=404).mget(index=self.names.events, ids=chunk)
             for doc in resp.body.get("docs", []):
-                if doc.get("found") and (event := load_event(doc["_source"])) is not None:
+                if doc.get("found") and (event := load_event(doc["_source"], self.tz)) is not None:
                     found[event.id] = event
         return [found[i] for i in wanted if i in found]
 
@@ -766,7 +765,7 @@ class ElasticsearchStore(Store):
             filters.append({"term": {"topic": topic}})
         hits = self._search_index(self.names.events, "list events", filters, limit,
                                   [{"last_seen": "desc"}, {"id": "asc"}])
-        return [e for h in hits if (e := load_event(h["_source"])) is not None]
+        return [e for h in hits if (e := load_event(h["_source"], self.tz)) is not None]
 
     # --- key/value state -----------------------------------------------------------------
     def get_state(self, key: str) -> str | None:

@@ -1,0 +1,1 @@
+"""Elasticsearch index mappings (JSON), loaded by index.elasticsearch.mappings."""

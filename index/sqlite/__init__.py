@@ -1,0 +1,1 @@
+"""The embedded SQLite backend: one file, WAL, FTS5 over jieba-cut text (index.sqlite.store.SQLiteStore)."""

@@ -1,0 +1,119 @@
+"""Full-text search on FTS5: indexed column text, user text as MATCH expressions, snippets.
+
+Text is cut by the index-side jieba segmenter (index.segment) and stored as
+space-separated tokens, which FTS5's unicode61 tokenizer splits again; whitespace
+of the original text travels as a GAP token so snippets can be put back together
+with Chinese words unspaced and Latin words spaced.
+"""
+from __future__ import annotations
+
+import html
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..segment import Segmenter, split_query
+
+# Markers FTS5 puts around matches, and the token standing for whitespace; removed from
+# indexed text so a stray control character cannot forge a highlight.
+OPEN, CLOSE, GAP = "\x02", "\x03", "\x1f"
+NO_MARKERS = str.maketrans("", "", OPEN + CLOSE + GAP)
+
+
+def column_text(tokens: Iterable[str]) -> str:
+    """Tokens joined by spaces (FTS5 splits there); original whitespace becomes a GAP token."""
+    parts = []
+    for token in tokens:
+        if not token or token.isspace():
+            if parts and parts[-1] != GAP:
+                parts.append(GAP)
+        else:
+            parts.append(f" {GAP} ".join(token.split()))
+    return " ".join(parts)
+
+
+def fts_string(text: str) -> str:
+    """An FTS5 string literal: inside double quotes every character is literal text."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+@dataclass
+class FtsMatch:
+    """A user's text as an FTS5 expression. `expression` None: nothing searchable, match nothing."""
+    expression: str | None
+    surface: list[str] = field(default_factory=list)   # the words as typed, for fallback highlights
+
+
+class FtsQueryBuilder:
+    """Search text → FTS5 MATCH expression.
+
+    Bare words are ANDed. Each is cut by jieba; a chunk cut into several words
+    matches either as one token or as all its words, and a long word either as
+    itself or as all its search-mode sub-words, so a post segmented a little
+    differently (e.g. by enrichment's user dictionary) is still found. "Quoted
+    phrases" match consecutive tokens in title or body. User text only ever
+    appears inside FTS5 string literals, so operators and syntax characters
+    in it are plain text.
+    """
+
+    def __init__(self, segmenter: Segmenter):
+        self.segmenter = segmenter
+
+    def build(self, text: str) -> FtsMatch:
+        parsed = split_query(text)
+        parts: list[str] = []
+        surface: list[str] = []
+        for phrase in parsed.phrases:
+            words = self.segmenter.words(phrase)
+            if words:
+                parts.append("{title body} : " + fts_string(" ".join(words)))
+                surface.append(phrase)
+        for chunk in parsed.chunks:
+            words = self.segmenter.words(chunk)
+            if not words:
+                continue
+            surface.extend(words if len(words) > 1 else [chunk])
+            if len(words) == 1:
+                parts.append(self._word(words[0]))
+            else:
+                parts.append(f"({fts_string(chunk)} OR ({' AND '.join(self._word(w) for w in words)}))")
+        return FtsMatch(" AND ".join(parts) if parts else None, surface)
+
+    def _word(self, word: str) -> str:
+        pieces = self.segmenter.pieces(word)
+        if not pieces:
+            return fts_string(word)
+        return f"({fts_string(word)} OR ({' AND '.join(fts_string(p) for p in pieces)}))"
+
+
+def _spaced(ch: str) -> bool:
+    """Latin letters and digits keep a space between tokens; CJK text does not."""
+    return ch.isalnum() and unicodedata.east_asian_width(ch) not in ("W", "F")
+
+
+def render_snippet(raw: str) -> str | None:
+    """An FTS5 snippet of space-joined tokens → readable HTML-safe text with <em> marks.
+
+    Returns None when the snippet marks nothing.
+    """
+    if OPEN not in raw:
+        return None
+    out: list[str] = []
+    last = ""   # last visible character written
+    for piece in raw.split(" "):
+        visible = piece.replace(OPEN, "").replace(CLOSE, "")
+        if not visible:
+            out.append(piece)
+            continue
+        if not visible.strip(GAP):          # whitespace in the original text
+            if last and last != " ":
+                out.append(piece.replace(GAP, " "))
+                last = " "
+            continue
+        if last and _spaced(last) and _spaced(visible[0]):
+            out.append(" ")
+        out.append(piece.replace(GAP, " "))
+        last = visible[-1]
+    text = html.escape("".join(out).strip(), quote=False)
+    text = text.replace(CLOSE + OPEN, "").replace(CLOSE + " " + OPEN, " ")
+    return text.replace(OPEN, "<em>").replace(CLOSE, "</em>")

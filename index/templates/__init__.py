@@ -1,1 +1,0 @@
-"""Elasticsearch index mappings (JSON), loaded by index.es_mappings."""
