@@ -5,8 +5,8 @@ every classifier's word features, region boundaries); each model runs once per
 batch. A batch that fails falls back to post-by-post, and a post that still
 fails is returned unenriched (enriched_at stays None) so nothing is lost.
 
-Models: models/sentiment and models/topic are required; models/emotion and
-models/rumor are used when present (an INFO line says when one is skipped).
+Models (a models directory; the defaults ship in nlp/models): sentiment/ and topic/
+are required; emotion/ and rumor/ are used when present (an INFO line says when one is skipped).
 Near-duplicate groups and events need the posts that came before, so they are a
 separate, stateful step over the store: nlp.linking.StreamLinker.
 """
