@@ -245,15 +245,16 @@ class Gazetteer:
             parts[f"{key}_code"] = p.code
         return Region(**parts)
 
-    def dictionary_words(self, existing: Mapping[str, int]):
-        """Place names for the segmenter, so 濂溪区 stays one token (see nlp.segment)."""
-        from .segment import DictWord
+    def dictionary_words(self, existing: Mapping[str, int]) -> list[tuple[str, int, str]]:
+        """Place names for the segmenter as (word, frequency, tag), so 濂溪区 stays one token.
+
+        Plain tuples: nlp.segment reads the gazetteer, so this module does not import it back."""
         words = []
         for name, entries in self._by_name.items():
             if len(name) < 3 and any(full for _, full in entries):
                 continue   # 和县, 单县: leave two-character names to jieba's own statistics
             floor = 800 if any(full for _, full in entries) else 300
-            words.append(DictWord(name, max(existing.get(name, 0), floor), "ns"))
+            words.append((name, max(existing.get(name, 0), floor), "ns"))
         return words
 
 
@@ -307,12 +308,11 @@ class RegionExtractor:
 
     @classmethod
     def default(cls, home: Sequence[str] = (), segmenter=None) -> "RegionExtractor":
+        """The shipped gazetteer. Pass the pipeline's segmenter (nlp.segment.default_segmenter()) for
+        word boundaries; nlp.segment imports this module, so it is not fetched from here."""
         gazetteer = Gazetteer.default()
         if gazetteer is None:
             raise ResourceError(f"gazetteer {DEFAULT_GAZETTEER} missing; run `yuqing nlp build-gazetteer`")
-        if segmenter is None:
-            from .segment import default_segmenter
-            segmenter = default_segmenter()
         return cls(gazetteer, home, segmenter)
 
     def extract(self, text: str, author_location: str | None = None, home: Sequence[str] | None = None,

@@ -127,11 +127,11 @@ class Segmenter:
         tokenizer.initialize()
         added = 0
         if self._place_names:
-            from .regions import Gazetteer   # late import: regions uses the segmenter too
+            from .regions import Gazetteer   # late: only a segmenter with place names reads the gazetteer
             gazetteer = Gazetteer.default()
             if gazetteer is not None:
-                for word in gazetteer.dictionary_words(tokenizer.FREQ):
-                    tokenizer.add_word(word.word, word.freq, word.tag)
+                for word, freq, tag in gazetteer.dictionary_words(tokenizer.FREQ):
+                    tokenizer.add_word(word, freq, tag)
                     added += 1
         for word in self._dict_words:
             tokenizer.add_word(word.word, word.freq, word.tag)
