@@ -44,11 +44,13 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m index.es_node run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # What a new office gets from `pip install .`: no extras, not editable, run from an unrelated
-# folder, so a file the wheel lacks or an undeclared dependency fails here.
+# folder, so a file the wheel lacks or an undeclared dependency fails here. It installs from a
+# copy of the sources, as pip builds in place and would leave build/ in the checkout.
 package-check:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && set -e && \
+	mkdir "$$tmp/src" && cp -R pyproject.toml README.md configs crawler nlp index warning yuqing "$$tmp/src/" && \
 	$(PYTHON) -m venv "$$tmp/venv" && \
-	"$$tmp/venv/bin/python" -m pip install --quiet . && \
+	"$$tmp/venv/bin/python" -m pip install --quiet "$$tmp/src" && \
 	if "$$tmp/venv/bin/python" -c 'import torch' 2>/dev/null; then echo "package-check: the base package pulled in torch" >&2; exit 1; fi && \
 	cd "$$tmp" && "$$tmp/venv/bin/yuqing" demo --out "$$tmp/demo" && \
 	"$$tmp/venv/bin/yuqing" init "$$tmp/office" && \
