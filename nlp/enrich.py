@@ -97,8 +97,8 @@ class Enricher:
     @classmethod
     def from_models_dir(cls, models_dir: Path, *, home_region: Sequence[str] = (), user_dicts: Sequence[Path] = (),
                         batch_size: int = 256) -> "Enricher":
-        """Load models/sentiment and models/topic (required), models/emotion and models/rumor (when present);
-        the gazetteer from models/regions if present, else the shipped one."""
+        """Load <models_dir>/sentiment and /topic (required), /emotion and /rumor (when present); the
+        gazetteer from <models_dir>/regions if present, else the shipped one. The defaults: nlp/models."""
         models_dir = Path(models_dir)
         if not models_dir.is_dir():
             raise ModelNotFoundError(f"models directory {models_dir} not found (config nlp.models_dir)")
@@ -185,7 +185,7 @@ def _configured_threshold(model: Any) -> float:
 
 
 def _local_gazetteer(folder: Path) -> Gazetteer | None:
-    """models/regions/gazetteer.tsv (with its own aliases and townships, else the shipped ones), if present."""
+    """<models_dir>/regions/gazetteer.tsv (with its own aliases and townships, else the shipped ones), if present."""
     if not (folder / "gazetteer.tsv").exists():
         return None
     from .regions import DEFAULT_TOWNSHIPS, RESOURCE_ALIASES
