@@ -3,13 +3,13 @@
 Three figures, each a JSON line:
 
 * `enrich`: the per-post stage (clean, segment, sentiment, topic, plus emotion and
-  rumor when models/emotion and models/rumor exist, region, keywords), on the
+  rumor when nlp/models/emotion and nlp/models/rumor exist, region, keywords), on the
   demo corpus's Weibo texts recycled to 5,000 posts (comparable with earlier runs);
 * `enrich+link`: the full stage as the service runs it — the same analysis plus
   near-duplicate groups and event clustering (nlp.linking over an SQLite store) —
   on 5,000 real Weibo posts from ../shared/data spread over three days, in inbox
   batches of 256, with a tenth of them reposts of earlier posts;
-* `enrich+link (stand-ins)`: only when models/emotion or models/rumor is missing and
+* `enrich+link (stand-ins)`: only when nlp/models/emotion or nlp/models/rumor is missing and
   the shared data is present: the same run with small linear stand-ins trained
   here for the missing ones, so the figure covers every model the target names.
 
@@ -142,7 +142,7 @@ def _with_stand_ins(enricher: Enricher, texts: list[str], workdir: Path) -> Enri
 
 
 def main() -> None:
-    models = REPO / "models"
+    models = REPO / "nlp" / "models"
     enricher = bench_enrich(models)
     texts = _weibo_texts()
     if not texts:

@@ -3,7 +3,7 @@
 Environment:
   BENCH_POSTS                 posts per measurement (default 3000)
   BENCH_TRANSFORMERS          comma-separated transformer model directories
-                              (default: var/models/*-transformer and models/*-transformer that exist)
+                              (default: var/models/*-transformer and nlp/models/*-transformer that exist)
   BENCH_LINEAR=0              skip the linear models (e.g. on a GPU machine without jieba)
   BENCH_CPU=0                 skip CPU measurements of the transformers
 Posts are the demo corpus's Weibo posts (Weibo length, ~50 characters), recycled.
@@ -53,7 +53,7 @@ def bench_linear(texts: list[str]) -> None:
     _emit(model="jieba segmentation", posts_per_s=round(seg_rate))
     with _thread_limit(2):
         for task in TASKS:
-            path = REPO / "models" / task
+            path = REPO / "nlp" / "models" / task
             if not (path / "config.json").exists():
                 continue
             model = load_classifier(path, segmenter=segmenter)
@@ -70,7 +70,7 @@ def _transformer_dirs() -> list[Path]:
         return [Path(p) for p in given.split(",") if p]
     found = []
     for task in TASKS:
-        for root in (REPO / "var" / "models", REPO / "models"):
+        for root in (REPO / "var" / "models", REPO / "nlp" / "models"):
             if (root / f"{task}-transformer" / "config.json").exists():
                 found.append(root / f"{task}-transformer")
                 break

@@ -2,7 +2,7 @@
 
 Entry points:
   nlp.enrich.Enricher            the enrichment stage (inbox posts → enriched posts)
-  nlp.classify.TextClassifier    model directories under models/ (sentiment, topic)
+  nlp.classify.TextClassifier    model directories under nlp/models/ (sentiment, emotion, topic, rumor)
   nlp.regions.RegionExtractor    gazetteer-based region extraction
   nlp.segment.Segmenter          private jieba tokenizer with user dictionaries
   nlp.privacy.mask_pii           masking for reports

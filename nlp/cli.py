@@ -19,13 +19,17 @@ import os
 import sys
 from pathlib import Path
 
+from .config import PACKAGED_MODELS_DIR
 from .errors import NlpError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DATA = os.environ.get("YUQING_SHARED_DATA", "../shared/data")
-DEFAULT_MODELS = "models"
-DEFAULT_PRETRAINED = "models/char-bert"
+# Read from the models shipped in the package; write (train, select) into a checkout's nlp/models,
+# the source of what ships, so the commands recorded in the model cards stay relative and rerunnable.
+DEFAULT_MODELS = PACKAGED_MODELS_DIR
+DEFAULT_TRAIN_OUT = Path("nlp/models")
+DEFAULT_PRETRAINED = "nlp/models/char-bert"
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -46,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="transformer start point: a `yuqing nlp pretrain` directory or any local Hugging Face "
                             f"checkpoint (default {DEFAULT_PRETRAINED} if present, else random weights)")
     train.add_argument("--data", default=DEFAULT_DATA, help=f"shared data folder (default {DEFAULT_DATA})")
-    train.add_argument("--out", default=None, help="model directory (default models/<task>, or "
+    train.add_argument("--out", default=None, help="model directory (default nlp/models/<task>, or "
                                                    "var/models/<task>-transformer for --model transformer)")
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--limit", type=int, default=None, help="use at most N examples (quick runs)")
@@ -58,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                    description="With --data pointing at the shared data folder: the model's dev split. "
                                                "With --data pointing at a CSV/TSV/JSONL file: that file's rows.")
     evaluate.add_argument("task", choices=tasks)
-    evaluate.add_argument("--model", default=None, help="model directory (default models/<task>)")
+    evaluate.add_argument("--model", default=None, help="model directory (default: the shipped <task> model)")
     evaluate.add_argument("--data", default=DEFAULT_DATA, help="shared data folder, or a labeled CSV/TSV/JSONL file")
     evaluate.add_argument("--text-col", default="text", help="text column / JSON field of --data FILE (default text)")
     evaluate.add_argument("--label-col", default="label", help="label column / JSON field (default label)")
@@ -70,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                   description="Reads one text per line, or JSON objects with a text field; writes one "
                                               "JSON line per text: id (if given), text, label, score, scores.")
     predict.add_argument("task", choices=tasks)
-    predict.add_argument("--model", default=None, help="model directory (default models/<task>)")
+    predict.add_argument("--model", default=None, help="model directory (default: the shipped <task> model)")
     predict.add_argument("--input", default="-", help="input file (default stdin)")
     predict.add_argument("--text-field", default="text", help="JSONL field holding the text (default text, "
                                                               "then content)")
@@ -109,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     select.add_argument("task", choices=tasks)
     select.add_argument("--candidate", action="append", required=True, help="model directory (repeatable)")
     select.add_argument("--data", default=DEFAULT_DATA)
-    select.add_argument("--out", default=None, help="default model directory (default models/<task>)")
+    select.add_argument("--out", default=None, help="default model directory (default nlp/models/<task>)")
     select.add_argument("--min-posts-per-s", type=float, default=None,
                         help="speed floor on 2 CPU threads (default: the enrichment budget, 1500)")
     select.set_defaults(func=_select)
@@ -126,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     analyze = commands.add_parser("analyze", help="enrich one text and print the result as JSON")
     analyze.add_argument("text")
-    analyze.add_argument("--models", default=DEFAULT_MODELS)
+    analyze.add_argument("--models", default=str(DEFAULT_MODELS))
     analyze.add_argument("--author-location", default=None)
     analyze.add_argument("--home", action="append", default=[], help="home region code (repeatable)")
     analyze.set_defaults(func=_analyze)
@@ -162,7 +166,7 @@ def _train(args: argparse.Namespace) -> int:
     from .train import task_spec, train_task
     transformer = args.model == "transformer"
     out = Path(args.out or (Path("var/models") / f"{args.task}-transformer" if transformer
-                            else Path(DEFAULT_MODELS) / args.task))
+                            else DEFAULT_TRAIN_OUT / args.task))
     init = args.init
     if transformer and init is None and (Path(DEFAULT_PRETRAINED) / "config.json").exists():
         init = DEFAULT_PRETRAINED
@@ -274,7 +278,7 @@ def _build_corpus(args: argparse.Namespace) -> int:
 @_guard
 def _select(args: argparse.Namespace) -> int:
     from .train import REQUIRED_POSTS_PER_S, select_default
-    out = Path(args.out or Path(DEFAULT_MODELS) / args.task)
+    out = Path(args.out or DEFAULT_TRAIN_OUT / args.task)
     selection = select_default(args.task, [Path(c) for c in args.candidate], Path(args.data), out,
                                args.min_posts_per_s or REQUIRED_POSTS_PER_S)
     print(json.dumps(selection, ensure_ascii=False, indent=2))

@@ -5,8 +5,8 @@ every classifier's word features, region boundaries); each model runs once per
 batch. A batch that fails falls back to post-by-post, and a post that still
 fails is returned unenriched (enriched_at stays None) so nothing is lost.
 
-Models: models/sentiment and models/topic are required; models/emotion and
-models/rumor are used when present (an INFO line says when one is skipped).
+Models (a models directory; the defaults ship in nlp/models): sentiment/ and topic/
+are required; emotion/ and rumor/ are used when present (an INFO line says when one is skipped).
 Near-duplicate groups and events need the posts that came before, so they are a
 separate, stateful step over the store: nlp.linking.StreamLinker.
 
@@ -106,8 +106,8 @@ class Enricher:
     def from_models_dir(cls, models_dir: Path, *, home_region: Sequence[str] = (), user_dicts: Sequence[Path] = (),
                         batch_size: int = 256, max_analysis_chars: int = 20000,
                         segment_timeout_s: float = 5.0) -> "Enricher":
-        """Load models/sentiment and models/topic (required), models/emotion and models/rumor (when present);
-        the gazetteer from models/regions if present, else the shipped one."""
+        """Load <models_dir>/sentiment and /topic (required), /emotion and /rumor (when present); the
+        gazetteer from <models_dir>/regions if present, else the shipped one. The defaults: nlp/models."""
         models_dir = Path(models_dir)
         if not models_dir.is_dir():
             raise ModelNotFoundError(f"models directory {models_dir} not found (config nlp.models_dir)")
@@ -212,7 +212,7 @@ def _configured_threshold(model: Any) -> float:
 
 
 def _local_gazetteer(folder: Path) -> Gazetteer | None:
-    """models/regions/gazetteer.tsv (with its own aliases and townships, else the shipped ones), if present."""
+    """<models_dir>/regions/gazetteer.tsv (with its own aliases and townships, else the shipped ones), if present."""
     if not (folder / "gazetteer.tsv").exists():
         return None
     from .regions import DEFAULT_TOWNSHIPS, RESOURCE_ALIASES

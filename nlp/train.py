@@ -1,8 +1,8 @@
 """Train, evaluate, compare and use the task models (sentiment, emotion, topic, rumor).
 
-    yuqing nlp train topic --data ../shared/data --out models/topic
-    yuqing nlp train emotion --model transformer --init models/char-bert
-    yuqing nlp eval topic --model models/topic --data ../shared/data
+    yuqing nlp train topic --data ../shared/data --out nlp/models/topic
+    yuqing nlp train emotion --model transformer --init nlp/models/char-bert
+    yuqing nlp eval topic --model nlp/models/topic --data ../shared/data
     yuqing nlp eval emotion --data test.csv --text-col content --label-col label
 
 Training dedupes the examples, makes a seeded split stratified by label and

@@ -50,7 +50,7 @@ def preflight(settings: Settings) -> Preflight:
         result.problems.append(str(exc))
 
     from nlp.enrich import models_dir_problems
-    models_dir = settings.path(settings.app.nlp.models_dir)
+    models_dir = settings.models_dir
     result.problems += [f"{settings.config_path}: nlp.models_dir: {p}" for p in models_dir_problems(models_dir)]
     result.checked.append(f"models in {models_dir}")
 

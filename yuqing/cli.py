@@ -164,6 +164,19 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from .office_init import InitRefused, write_config_set
+    try:
+        written = write_config_set(Path(args.dir), force=args.force)
+    except InitRefused as exc:
+        print(f"yuqing init: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for path in written:
+        print(path)
+    print(f"next: edit them, then `yuqing config check --config {written[0]}`")
+    return EXIT_OK
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Everything the service checks at start (yuqing.checks.preflight); non-zero exit on any problem."""
     from .checks import preflight
@@ -194,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="var/demo", help="output folder (default: %(default)s)")
     p.add_argument("--keep", action="store_true", help="keep data from an earlier demo run")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("init", help="write an editable configuration set for a new office into DIR")
+    p.add_argument("dir", help="folder for app.yaml, sources.yaml, topics.yaml, rules.yaml, agencies.yaml")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_init)
 
     p = with_config(sub.add_parser("run", help="run the scheduled service until SIGINT/SIGTERM"))
     p.set_defaults(func=cmd_run)

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError, field_validator
 from crawler.config import CrawlContext, DetailRules, ListPageRules, Schedule, Source, SourcesFile
 from index.config import ElasticsearchSettings, SqliteSettings, StoreSettings
 from index.configbase import ConfigError, StrictModel, expand_env, format_errors, load_model, load_yaml
-from nlp.config import NlpSettings
+from nlp.config import PACKAGED_MODELS_DIR, NlpSettings
 from warning.config import (
     Agency, AgenciesFile, Contact, NotifierSettings, RuleConfig, RulesFile, TopicDef, TopicsFile,
 )
@@ -30,7 +30,7 @@ __all__ = [
     "Agency", "AgenciesFile", "AppConfig", "ConfigError", "Contact", "CrawlContext", "DetailRules",
     "ElasticsearchSettings", "ListPageRules", "NlpSettings", "NotifierSettings", "RuleConfig", "RulesFile",
     "Schedule", "ScheduleSettings", "Settings", "Source", "SourcesFile", "SqliteSettings", "StoreSettings",
-    "TopicDef", "TopicsFile", "expand_env", "load_model", "load_settings", "load_yaml",
+    "TopicDef", "TopicsFile", "default_configs_dir", "expand_env", "load_model", "load_settings", "load_yaml",
 ]
 
 
@@ -64,6 +64,15 @@ class AppConfig(StrictModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+
+# --- the shipped defaults ---------------------------------------------------
+def default_configs_dir() -> Path:
+    """The default configuration set: yuqing/configs in an installed wheel (pyproject.toml maps the
+    repository's configs/ there), else the checkout's top-level configs/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "configs"
+    return packaged if (packaged / "app.yaml").is_file() else here.parent / "configs"
 
 
 # --- loading ---------------------------------------------------------------
@@ -101,6 +110,12 @@ class Settings:
         return CrawlContext(sources=self.sources, inbox_dir=self.path(self.app.inbox_dir),
                             data_dir=self.path(self.app.data_dir), timezone=self.app.timezone,
                             log_level=self.app.log_level, sources_path=self.file("sources"))
+
+    @property
+    def models_dir(self) -> Path:
+        """nlp.models_dir resolved, or the default models shipped in the nlp package when unset."""
+        configured = self.app.nlp.models_dir
+        return self.path(configured) if configured else PACKAGED_MODELS_DIR
 
     @property
     def user_dicts(self) -> list[Path]:

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from index.schema import DEFAULT_TZ
 
-from .config import load_settings
+from .config import default_configs_dir, load_settings
 from .jobs import App
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = REPO_ROOT / "configs" / "demo" / "app.yaml"
+DEMO_CONFIG = default_configs_dir() / "demo" / "app.yaml"
 MARKER = ".yuqing-demo"
 BRIEFING_TIME = (7, 30)
 
@@ -93,7 +92,7 @@ def run_demo(out: Path, keep: bool = False) -> DemoSummary:
     summary = DemoSummary(out_dir=out)
     with DemoSite() as site:
         os.environ["YUQING_DEMO_BASE"] = site.base_url
-        settings = load_settings(DEMO_CONFIG, base_dir=REPO_ROOT, overrides={
+        settings = load_settings(DEMO_CONFIG, base_dir=out, overrides={
             "data_dir": str(out), "output_dir": str(out / "report"), "inbox_dir": str(out / "inbox"),
             "store": {"backend": "sqlite", "sqlite": {"path": str(out / "yuqing.db")}},
         })

@@ -108,7 +108,7 @@ class App:
             from nlp.enrich import Enricher
             nlp_cfg = self.settings.app.nlp
             self._enricher = Enricher.from_models_dir(
-                self.settings.path(nlp_cfg.models_dir),
+                self.settings.models_dir,
                 home_region=list(self.settings.topics.home_region),
                 user_dicts=[self.settings.path(p) for p in nlp_cfg.user_dicts],
                 batch_size=nlp_cfg.batch_size,

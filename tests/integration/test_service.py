@@ -29,7 +29,7 @@ def _write_config(tmp: Path) -> Path:
     app = {
         "data_dir": "var", "output_dir": "var/out", "inbox_dir": "var/inbox",
         "store": {"backend": "sqlite", "sqlite": {"path": "var/yuqing.db"}},
-        "nlp": {"models_dir": str(REPO / "models")},
+        "nlp": {"models_dir": str(REPO / "nlp" / "models")},
         "schedule": {"enrich": {"interval_minutes": 0.05}, "warning": {"interval_minutes": 0.05},
                      "briefing": {"cron": "30 7 * * *"}},
     }

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from index.schema import DEFAULT_TZ, Alert, Author, Engagement, Post, Region, Sentiment, Topic
+from index.sqlite.store import SQLiteStore
 from warning.alerts import AlertChange
 from warning.engine import WarningEngine
 from warning.notifiers import FileNotifier, Notifier
 from warning.reports import render_briefing
 from yuqing.config import AgenciesFile, RulesFile, TopicsFile, load_model
 
-sqlite_store = pytest.importorskip("index.sqlite.store", reason="index/sqlite/store.py is not there yet")
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ class Recorder(Notifier):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    store = sqlite_store.SQLiteStore(tmp_path_factory.mktemp("warning") / "yuqing.db")
+    store = SQLiteStore(tmp_path_factory.mktemp("warning") / "yuqing.db")
     store.open()
     report = store.upsert_posts(synthetic_posts())
     assert not report.errors

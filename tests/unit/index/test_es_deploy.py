@@ -1,4 +1,4 @@
-"""deploy/: the docker compose reference runs ES 8 and Kibana 8 with security on, secrets only from the
+"""docs/deploy/: the docker compose reference runs ES 8 and Kibana 8 with security on, secrets only from the
 environment, and the app on the Elasticsearch store (Docker itself is not run here)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 
 from yuqing.config import load_settings
 
-DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[3] / "docs" / "deploy"
 
 
 @pytest.fixture(scope="module")
@@ -46,4 +46,4 @@ def test_app_config_uses_elasticsearch_with_tls_and_env_credentials(monkeypatch)
     assert es.elasticsearch.hosts == ["https://es01:9200", "https://es02:9200"]
     assert es.elasticsearch.ca_certs == "/certs/ca/ca.crt"
     assert es.elasticsearch.password_env and not es.elasticsearch.api_key_env
-    assert settings.sources.sources, "the shared ../configs files are found from deploy/"
+    assert settings.sources.sources, "the shared ../../configs files are found from docs/deploy/"

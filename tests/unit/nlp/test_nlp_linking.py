@@ -188,9 +188,9 @@ class FlakyStore(SQLiteStore):
 @pytest.fixture()
 def app(tmp_path, models_dir):
     from yuqing.config import load_settings
-    from yuqing.demo_flow import DEMO_CONFIG, REPO_ROOT
+    from yuqing.demo_flow import DEMO_CONFIG
     from yuqing.jobs import App
-    settings = load_settings(DEMO_CONFIG, base_dir=REPO_ROOT, overrides={
+    settings = load_settings(DEMO_CONFIG, base_dir=tmp_path, overrides={
         "data_dir": str(tmp_path), "output_dir": str(tmp_path / "out"), "inbox_dir": str(tmp_path / "inbox"),
         "store": {"backend": "sqlite", "sqlite": {"path": str(tmp_path / "y.db")}}})
     app = App(settings)

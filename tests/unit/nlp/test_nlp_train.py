@@ -196,7 +196,7 @@ def test_cli_eval_on_a_binary_file_reports_restricted_scores(tmp_path, capsys):
     path.write_text("text,label\n太气人了，投诉无门,0\n感谢志愿者，点赞,1\n服务太差了，失望,0\n", encoding="utf-8")
     parser = argparse.ArgumentParser(prog="yuqing")
     cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["nlp", "eval", "sentiment", "--model", str(REPO / "models" / "sentiment"),
+    args = parser.parse_args(["nlp", "eval", "sentiment", "--model", str(REPO / "nlp" / "models" / "sentiment"),
                               "--data", str(path)])
     assert args.func(args) == 0
     metrics = json.loads(capsys.readouterr().out)
