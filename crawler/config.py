@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from index.configbase import ConfigError, StrictModel, expand_env
+from index.configbase import ConfigError, StrictModel, check_unique, expand_env
 
 # Built-in source types and the platform each one's posts carry by default.
 DEFAULT_PLATFORMS = {"news": "news", "rss": "rss", "weibo_api": "weibo", "gov_board": "gov_board", "forum": "forum"}
@@ -73,10 +73,7 @@ class Source(StrictModel):
     @classmethod
     def _type(cls, value: str) -> str:
         from .registry import SPIDER_TYPES
-        if not SPIDER_TYPES.is_known(value):
-            raise ValueError(f"unknown source type {value!r}; built-in: {', '.join(SPIDER_TYPES.names())}, "
-                             "or a class path such as 'mypackage.spiders.MySpider'")
-        return value
+        return SPIDER_TYPES.check_name(value, "mypackage.spiders.MySpider")
 
     @field_validator("platform")
     @classmethod
@@ -106,10 +103,7 @@ class SourcesFile(StrictModel):
 
     @model_validator(mode="after")
     def _unique(self) -> "SourcesFile":
-        names = [s.name for s in self.sources]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        check_unique([s.name for s in self.sources], "source")
         return self
 
 

@@ -74,7 +74,4 @@ class StoreSettings(StrictModel):
     @field_validator("backend")
     @classmethod
     def _backend(cls, value: str) -> str:
-        if not STORE_BACKENDS.is_known(value):
-            raise ValueError(f"unknown store backend {value!r}; built-in: {', '.join(STORE_BACKENDS.names())}, "
-                             "or a class path such as 'mypackage.store.MyStore'")
-        return value
+        return STORE_BACKENDS.check_name(value, "mypackage.store.MyStore")

@@ -41,6 +41,13 @@ def expand_env(value: str) -> str:
     return _ENV_REF.sub(replace, value)
 
 
+def check_unique(names: list[str], what: str) -> None:
+    """ValueError naming the repeated ones, e.g. 'source names must be unique; repeated: a, b'."""
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(dupes)}")
+
+
 def format_errors(path: Path | str, err: ValidationError, prefix: str = "") -> str:
     """A pydantic error as `FILE: invalid configuration` + one `field: problem (got value)` line each."""
     lines = [f"{path}: invalid configuration"]

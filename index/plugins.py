@@ -56,6 +56,13 @@ class Registry(Generic[C]):
     def is_known(self, name: str) -> bool:
         return name in self.builtins or "." in name or ":" in name
 
+    def check_name(self, name: str, example: str) -> str:
+        """For a config validator: `name` if it can name a component, else ValueError listing the built-ins."""
+        if not self.is_known(name):
+            raise ValueError(f"unknown {self.kind} {name!r}; built-in: {', '.join(self.names())}, "
+                             f"or a class path such as {example!r}")
+        return name
+
     def get(self, name: str) -> type[C]:
         if name in self.builtins:
             entry = self.builtins[name]

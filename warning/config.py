@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from index.configbase import StrictModel
+from index.configbase import StrictModel, check_unique
 
 
 class TopicDef(StrictModel):
@@ -81,10 +81,7 @@ class RulesFile(StrictModel):
 
     @model_validator(mode="after")
     def _unique(self) -> "RulesFile":
-        names = [r.name for r in self.rules]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"rule names must be unique; repeated: {', '.join(dupes)}")
+        check_unique([r.name for r in self.rules], "rule")
         return self
 
 
