@@ -71,7 +71,8 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     finally:
         app.close()
     print(json.dumps(report.__dict__, ensure_ascii=False))
-    return EXIT_FAILED if report.failed_batches else EXIT_OK
+    # A quarantined batch did not get in: the run went on, but it did not fully succeed.
+    return EXIT_FAILED if report.failed_batches or report.quarantined else EXIT_OK
 
 
 def cmd_inbox_list(args: argparse.Namespace) -> int:
