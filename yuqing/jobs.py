@@ -205,7 +205,12 @@ class App:
             for name in inbox.recover_stale_claims():
                 report.recovered.append(name)
             stored_ids: set[str] = set()
-            for path in inbox.pending():
+            pending = inbox.pending()
+            if pending:
+                # Models load before any batch is claimed: a missing or broken model directory
+                # fails the job (batches stay in the inbox), it must not quarantine every batch.
+                _ = self.enricher
+            for path in pending:
                 claimed = inbox.claim(path)
                 if claimed is None:       # another drainer claimed it first
                     continue

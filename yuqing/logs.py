@@ -7,6 +7,22 @@ import sys
 import structlog
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of each record (not the one at setup), so a
+    caller that swaps stderr (a test harness, a daemonizer) never leaves us writing to a closed file."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     """Route every stdlib logger (ours, Scrapy's, APScheduler's) through one structlog renderer.
 
@@ -23,7 +39,7 @@ def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
             structlog.processors.TimeStamper(fmt="iso"),
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

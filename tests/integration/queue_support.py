@@ -19,7 +19,7 @@ def write_config(tmp: Path, store_backend: str = "sqlite", **nlp) -> Path:
     shutil.copy(REPO / "configs" / "demo" / "sources.yaml", tmp / "sources.yaml")
     app = {"data_dir": "var", "output_dir": "var/out", "inbox_dir": "var/inbox",
            "store": {"backend": store_backend, "sqlite": {"path": "var/yuqing.db"}},
-           "nlp": {"models_dir": str(REPO / "models"), **nlp}}
+           "nlp": dict(nlp)}   # models: the defaults shipped in nlp/models
     (tmp / "app.yaml").write_text(yaml.safe_dump(app, allow_unicode=True), encoding="utf-8")
     return tmp / "app.yaml"
 

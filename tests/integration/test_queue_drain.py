@@ -154,3 +154,18 @@ def test_two_processes_draining_one_inbox_store_every_post_once(tmp_path):
         assert app.inbox.status().counts() == {"pending": 0, "claimed": 0, "quarantined": 0, "rejected": 0}
     finally:
         app.close()
+
+
+def test_a_missing_model_fails_the_job_and_quarantines_nothing(tmp_path):
+    """A broken installation is not a poison batch: the run fails, every batch waits in the inbox."""
+    app = make_app(tmp_path, models_dir=str(tmp_path / "no-models"))
+    app.inbox.write(make_posts("m-", 3), source="s")
+    app.inbox.write(make_posts("n-", 3), source="s")
+    try:
+        with pytest.raises(Exception, match="no-models"):
+            app.enrich_pending()
+        status = app.inbox.status()
+    finally:
+        app.close()
+    assert len(app.inbox.pending()) == 2
+    assert not list((app.inbox.dir / "quarantine").glob("*.jsonl")), status

@@ -64,6 +64,7 @@ def test_open_is_idempotent_and_reopening_does_not_migrate_again(tmp_path: Path,
         first.open()
         first.upsert_posts([post(1)])
     caplog.set_level(logging.INFO, logger="index.sqlite.migrations")
+    caplog.clear()   # only what the second open logs counts
     with SQLiteStore(path) as second:
         assert second.count() == 1
     assert not [r for r in caplog.records if r.getMessage() == "store schema migrated"]
