@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from index.schema import AlertLevel, aware
 from index.store import PostIndex
@@ -29,16 +29,18 @@ class CrossPlatformParams(RuleParams):
     levels: LevelThresholds = Field(description="platforms per level, whole numbers, e.g. {蓝: 3, 黄: 4, 橙: 5}")
     max_events: int = Field(default=50, ge=1, le=1000, description="busiest events judged per evaluation")
 
-    @model_validator(mode="after")
-    def _levels_fit(self) -> "CrossPlatformParams":
-        for level, threshold in self.levels.items():
+    @field_validator("levels")
+    @classmethod
+    def _levels_fit(cls, levels: dict[AlertLevel, float], info: ValidationInfo) -> dict[AlertLevel, float]:
+        min_platforms = info.data.get("min_platforms")   # validated before levels (if valid)
+        for level, threshold in levels.items():
             name = AlertLevel.parse(level).value
             if threshold != int(threshold):
-                raise ValueError(f"levels: {name} must be a whole number of platforms, got {threshold:g}")
-            if threshold < self.min_platforms:
-                raise ValueError(f"levels: {name} ({threshold:g} platforms) is below min_platforms "
-                                 f"({self.min_platforms}); no event on fewer platforms is judged")
-        return self
+                raise ValueError(f"{name} must be a whole number of platforms, got {threshold:g}")
+            if min_platforms is not None and threshold < min_platforms:
+                raise ValueError(f"{name} ({threshold:g} platforms) is below min_platforms ({min_platforms}); "
+                                 "no event on fewer platforms is judged")
+        return levels
 
 
 class CrossPlatformRule(Rule):

@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from index.schema import AlertLevel, aware
 from index.store import PostIndex
@@ -38,19 +38,22 @@ class EventBurstParams(RuleParams):
                              description="pseudo-count added to both windows so a new event's growth stays finite")
     max_events: int = Field(default=50, ge=1, le=1000, description="busiest events judged per evaluation")
 
-    @model_validator(mode="after")
-    def _levels_fit(self) -> "EventBurstParams":
-        for level, threshold in self.levels.items():
+    @field_validator("levels")
+    @classmethod
+    def _levels_fit(cls, levels: dict[AlertLevel, float], info: ValidationInfo) -> dict[AlertLevel, float]:
+        # min_posts, growth and level_on come before levels, so they are validated already (if valid).
+        level_on, min_posts, growth = (info.data.get(k) for k in ("level_on", "min_posts", "growth"))
+        for level, threshold in levels.items():
             name = AlertLevel.parse(level).value
-            if self.level_on == "posts" and threshold < self.min_posts:
-                raise ValueError(f"levels: {name} ({threshold:g} posts) is below min_posts ({self.min_posts}); "
-                                 "no event with fewer than min_posts posts is judged")
-            if self.level_on == "growth" and threshold <= 1:
-                raise ValueError(f"levels: growth for {name} must be above 1, got {threshold:g}")
-            if self.level_on == "growth" and self.growth is not None and threshold < self.growth:
-                raise ValueError(f"levels: {name} ({threshold:g}×) is below growth ({self.growth:g}×); "
-                                 "no event growing less than growth is judged")
-        return self
+            if level_on == "posts" and min_posts is not None and threshold < min_posts:
+                raise ValueError(f"{name} ({threshold:g} posts) is below min_posts ({min_posts}); "
+                                 "no event with fewer posts is judged")
+            if level_on == "growth" and threshold <= 1:
+                raise ValueError(f"growth for {name} must be above 1, got {threshold:g}")
+            if level_on == "growth" and growth is not None and threshold < growth:
+                raise ValueError(f"{name} ({threshold:g}×) is below growth ({growth:g}×); "
+                                 "no event growing less is judged")
+        return levels
 
 
 def smoothed_growth(count: int, previous: int, smoothing: float) -> float:
