@@ -1,6 +1,8 @@
 """Chinese display names shared by titles, notifications and reports."""
 from __future__ import annotations
 
+from .privacy import mask
+
 PLATFORM_LABELS = {
     "news": "新闻网站",
     "gov_board": "政务留言板",
@@ -20,6 +22,8 @@ METRIC_LABELS = {
     "count": "窗口内信息量", "baseline_count": "基线期信息量", "baseline_hours": "基线时长（小时）",
     "expected": "基线期望值", "ratio": "相对基线倍数",
     "negative_count": "负面信息量", "negative_share": "负面占比",
+    "previous_count": "上一窗口信息量", "growth": "环比倍数", "platforms": "涉及平台数",
+    "silent_hours": "无新信息时长（小时）",
 }
 
 SENTIMENT_ORDER = ("负面", "中性", "正面")
@@ -41,6 +45,23 @@ def group_subject(group_by: str, key: str | None) -> str:
     return ""   # regions are named by the alert's region, after the title
 
 
+def event_subject(title: str | None, max_chars: int = 30) -> str:
+    """How an event reads at the front of a title: 「十里河死鱼」事件.
+
+    Event titles are post text: one line, cut to `max_chars` and with personal data masked,
+    so a post cannot add lines to a mail subject or a heading to a Markdown record.
+    """
+    text = " ".join(mask(title or "").split()).strip("「」")
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    return f"「{text or '未命名'}」事件"
+
+
+def source_subject(source: str) -> str:
+    """A crawl source as it reads at the front of a title: 采集源「metro_news」."""
+    return f"采集源「{' '.join(source.split())}」"
+
+
 def metric_label(key: str) -> str:
     if key.startswith("peak_"):
         return "峰值" + METRIC_LABELS.get(key.removeprefix("peak_"), key)
@@ -50,6 +71,6 @@ def metric_label(key: str) -> str:
 def metric_value(key: str, value: float) -> str:
     if key.endswith("share"):
         return f"{value:.0%}"
-    if key.endswith("ratio"):
+    if key.endswith("ratio") or key == "growth":
         return f"{value:.1f}倍"
     return str(int(value)) if value == int(value) else f"{value:.1f}"

@@ -75,6 +75,10 @@ def group_query(base: PostQuery, group_by: str, key: str | None) -> PostQuery:
         return dataclasses.replace(base, platforms=(key,))
     if group_by == "region":
         return dataclasses.replace(base, region_codes=(key,))
+    if group_by == "event":
+        return dataclasses.replace(base, event_ids=(key,))
+    if group_by == "source":
+        return dataclasses.replace(base, sources=(key,))
     return base
 
 
@@ -83,8 +87,8 @@ class Finding:
     """What a rule saw for one group at one time: a level, the numbers and the posts behind them."""
     rule: str
     rule_type: str
-    group_by: str                  # topic / region / platform / none
-    group_key: str | None          # e.g. "环境保护", "360402", "weibo"; None when not grouped
+    group_by: str                  # topic / region / platform / none; event / source (the event and source rules)
+    group_key: str | None          # e.g. "环境保护", "360402", "weibo", an event id; None when not grouped
     level: AlertLevel
     value: float                   # the graded quantity (ratio, share, ...)
     value_key: str                 # its name in metrics, e.g. "ratio"
@@ -145,6 +149,9 @@ class Rule(abc.ABC):
 RULE_TYPES: Registry = Registry("rule type", Rule, {
     "volume_spike": "warning.detectors.volume_spike:VolumeSpikeRule",
     "negative_share": "warning.detectors.negative_share:NegativeShareRule",
+    "event_burst": "warning.detectors.event_burst:EventBurstRule",
+    "cross_platform": "warning.detectors.cross_platform:CrossPlatformRule",
+    "source_silent": "warning.detectors.source_silent:SourceSilentRule",
 })
 
 
