@@ -118,7 +118,7 @@ class VolumeSpikeRule(Rule):
                 level=level, value=ratio, value_key="ratio", metrics=metrics,
                 window_start=window_start, window_end=now, query=group_query(current_query, p.group_by, key),
                 subject=subject, headline="信息量激增",
-                summary=self._summary(subject, count, expected, ratio, neg, history),
+                summary=self._summary(subject, count, expected, ratio, neg, history), thresholds=p.levels,
             ))
         logger.debug("rule %s at %s: %d groups, %d findings", self.name, now.isoformat(), len(current), len(findings))
         return findings
