@@ -96,12 +96,12 @@ class WarningEngine:
         raised = 0
         for found in adjuster.raises(self.store, finding, examples):
             up = higher(level)
-            if up is None:
-                steps.append(LevelAdjustment(kind=found.kind, change=0, level=level,
-                                             reason=f"{found.reason}（已是最高级）"))
-            elif raised >= adjuster.settings.max_raise:
+            if raised >= adjuster.settings.max_raise:
                 steps.append(LevelAdjustment(kind=found.kind, change=0, level=level,
                                              reason=f"{found.reason}（已达上调上限 {adjuster.settings.max_raise} 级）"))
+            elif up is None:
+                steps.append(LevelAdjustment(kind=found.kind, change=0, level=level,
+                                             reason=f"{found.reason}（已是最高级）"))
             else:
                 level, raised = up, raised + 1
                 steps.append(LevelAdjustment(kind=found.kind, change=1, level=level, reason=found.reason))
