@@ -22,7 +22,7 @@ M = TypeVar("M", bound=BaseModel)
 
 TIME_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {
     Post: ("published_at", "crawled_at", "enriched_at"),
-    Alert: ("window_start", "window_end", "first_seen", "last_seen"),
+    Alert: ("window_start", "window_end", "first_seen", "last_seen", "ended_at"),
     Event: ("first_seen", "last_seen", "updated_at"),
 }
 POST_TIME_FIELDS, ALERT_TIME_FIELDS, EVENT_TIME_FIELDS = TIME_FIELDS[Post], TIME_FIELDS[Alert], TIME_FIELDS[Event]

@@ -224,6 +224,67 @@ class AlertStatus(str, Enum):
     closed = "closed"
 
 
+class AlertExample(_Model):
+    """One post behind an alert, as shown to a reader: text already cut and PII-masked."""
+    post_id: str
+    platform: str
+    platform_label: str = ""
+    published_at: datetime
+    url: str | None = Field(default=None, description="http(s) link to the original, None when unsafe to show")
+    text: str = Field(description="the first 80 characters of title + content, personal data masked")
+    author: str | None = Field(default=None, description="author name, personal data masked")
+    followers: int | None = None
+    engagement: int = 0
+    sentiment: str | None = None
+
+    @field_validator("published_at", mode="after")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return aware(value)
+
+
+class LevelAdjustment(_Model):
+    """One step from the rule's own level to the alert's: reach, spread, negativity (+1) or region (-1)."""
+    kind: str = Field(description="reach / spread / negativity / region")
+    change: int = Field(description="+1 raises one level, -1 lowers one")
+    reason: str = Field(description="why, in words, with the numbers")
+    level: AlertLevel | None = Field(default=None, description="the level after this step; None: dropped")
+
+
+class AlertBasis(_Model):
+    """Why an alert has its level: the rule, the graded value against the thresholds, and adjustments."""
+    rule: str
+    rule_type: str
+    description: str = ""
+    value_key: str
+    value: float
+    thresholds: dict[str, float] = Field(default_factory=dict, description="level -> threshold of the rule")
+    rule_level: AlertLevel = Field(description="the level the thresholds give")
+    threshold: float | None = Field(default=None, description="the threshold of rule_level that was reached")
+    next_level: AlertLevel | None = None
+    next_threshold: float | None = None
+    adjustments: list[LevelAdjustment] = Field(default_factory=list)
+    level: AlertLevel = Field(description="the level after adjustments")
+    text: str = Field(default="", description="the whole explanation in one sentence")
+
+
+class AlertPeak(_Model):
+    """The strongest moment of an alert's episode (highest level, then highest value), kept apart
+    from the summary and metrics, which always describe the latest evaluation."""
+    at: datetime
+    level: AlertLevel
+    value_key: str
+    value: float
+    summary: str = ""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    basis: AlertBasis | None = None
+
+    @field_validator("at", mode="after")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return aware(value)
+
+
 class Alert(_Model):
     """A warning raised by a rule; its state is written back to the store."""
     id: str = Field(description="stable: rule + dedup key, so re-evaluation updates instead of repeating")
@@ -239,16 +300,20 @@ class Alert(_Model):
     agency_name: str | None = None
     keywords: list[str] = Field(default_factory=list)
     post_ids: list[str] = Field(default_factory=list, description="representative posts, newest first")
-    metrics: dict[str, float] = Field(default_factory=dict)
+    examples: list[AlertExample] = Field(default_factory=list, description="the representative posts as shown")
+    metrics: dict[str, float] = Field(default_factory=dict, description="numbers of the latest evaluation")
+    basis: AlertBasis | None = Field(default=None, description="why the latest evaluation gave its level")
+    peak: AlertPeak | None = Field(default=None, description="the episode's strongest evaluation")
+    ended_at: datetime | None = Field(default=None, description="when the episode ended (已平息); None while open")
     window_start: datetime
     window_end: datetime
     first_seen: datetime = Field(default_factory=now)
     last_seen: datetime = Field(default_factory=now)
     history: list[dict[str, Any]] = Field(default_factory=list, description="level changes, notifications, handling")
 
-    @field_validator("window_start", "window_end", "first_seen", "last_seen", mode="after")
+    @field_validator("window_start", "window_end", "first_seen", "last_seen", "ended_at", mode="after")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
+    def _aware(cls, value: datetime | None) -> datetime | None:
         return aware(value)
 
     @property

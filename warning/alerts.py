@@ -20,11 +20,12 @@ from datetime import datetime, tzinfo
 from enum import Enum
 from typing import Any
 
-from index.schema import DEFAULT_TZ, Alert, AlertLevel, Post, Region
+from index.schema import DEFAULT_TZ, Alert, AlertBasis, AlertExample, AlertLevel, AlertPeak, Post, Region
 from index.store import PostQuery, Store
 
 from .grading import higher_than
-from .privacy import mask
+from .labels import platform_label
+from .privacy import excerpt, mask, safe_link
 from .rules import Finding, Rule
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def record(alert: Alert, event: str, at: datetime, **details: Any) -> dict[str, 
 
 def has_ended(alert: Alert) -> bool:
     """Whether the alert's episode has ended (a later raise on the same group is a new alert)."""
-    return any(entry.get("event") == ENDED for entry in alert.history)
+    return alert.ended_at is not None or any(entry.get("event") == ENDED for entry in alert.history)
 
 
 def pending_notification(alert: Alert, notifier: str, max_attempts: int) -> str | None:
@@ -99,25 +100,42 @@ class FindingContext:
     topic: str | None = None
     keywords: list[str] = field(default_factory=list)
     post_ids: list[str] = field(default_factory=list)
+    examples: list[AlertExample] = field(default_factory=list)
+
+
+EXAMPLE_CHARS = 80   # how much of a post's text an alert shows
+
+
+def example_of(post: Post, tz: tzinfo = DEFAULT_TZ) -> AlertExample:
+    """A post as an alert shows it: the first 80 characters of title + content, personal data masked."""
+    return AlertExample(
+        post_id=post.id, platform=str(post.platform), platform_label=platform_label(post.platform),
+        published_at=post.published_at.astimezone(tz), url=safe_link(post.url),
+        text=excerpt(post.text, EXAMPLE_CHARS), author=mask(post.author.name) or None,
+        followers=post.author.followers, engagement=post.engagement.total, sentiment=post.sentiment_label,
+    )
 
 
 class FindingDescriber:
     """Asks the store (aggregations and top hits only) where, about what and which posts a finding is."""
 
     def __init__(self, store: Store, *, keyword_count: int = 10, post_count: int = 5,
-                 majority: float = 0.5):
+                 majority: float = 0.5, tz: tzinfo = DEFAULT_TZ):
         self.store = store
         self.keyword_count = keyword_count
         self.post_count = post_count
         self.majority = majority
+        self.tz = tz
 
     def describe(self, finding: Finding) -> FindingContext:
         query = finding.query
+        posts = self.representative_posts(query)
         return FindingContext(
             region=self.dominant_region(query, finding.region_code),
             topic=finding.topic or self.dominant_topic(query),
             keywords=self.keywords(query),
-            post_ids=self.representative_posts(query),
+            post_ids=[post.id for post in posts],
+            examples=[example_of(post, self.tz) for post in posts],
         )
 
     def dominant_topic(self, query: PostQuery) -> str | None:
@@ -164,7 +182,7 @@ class FindingDescriber:
                     break
         return words[: self.keyword_count]
 
-    def representative_posts(self, query: PostQuery) -> list[str]:
+    def representative_posts(self, query: PostQuery) -> list[Post]:
         """The most-engaged posts, negative ones first, listed newest first."""
         picked: dict[str, Post] = {}
         for candidate in (dataclasses.replace(query, sentiments=(NEGATIVE,)), query):
@@ -173,8 +191,7 @@ class FindingDescriber:
             for hit in self.store.search(candidate, size=self.post_count, sort="engagement").hits:
                 if len(picked) < self.post_count:
                     picked.setdefault(hit.post.id, hit.post)
-        ordered = sorted(picked.values(), key=lambda post: post.published_at, reverse=True)
-        return [post.id for post in ordered]
+        return sorted(picked.values(), key=lambda post: post.published_at, reverse=True)
 
 
 def _shareable(word: str) -> bool:
@@ -208,29 +225,37 @@ def alert_id(rule: str, group_id: str, episode_start: datetime, tz: tzinfo = DEF
     return f"{rule}.{group}.{episode_start.astimezone(tz):%Y%m%dT%H%M}"
 
 
-def peak_key(value_key: str) -> str:
-    return f"peak_{value_key}"
+def stronger(peak: AlertPeak, than: AlertPeak | None) -> bool:
+    """Whether `peak` is a stronger moment than `than`: a higher level, else a higher value."""
+    if than is None:
+        return True
+    if AlertLevel.parse(peak.level) is not AlertLevel.parse(than.level):
+        return higher_than(peak.level, than.level)
+    return peak.value > than.value
 
 
 class AlertFactory:
-    """A draft Alert for a graded finding: id, title, summary, numbers, region, topic, posts."""
+    """A draft Alert for a graded finding: id, title, summary, numbers, basis, region, topic, posts."""
 
     def __init__(self, tz: tzinfo = DEFAULT_TZ):
         self.tz = tz
 
     def build(self, finding: Finding, context: FindingContext, level: AlertLevel, now: datetime,
-              *, downgraded: bool = False) -> Alert:
+              *, downgraded: bool = False, basis: AlertBasis | None = None) -> Alert:
         place = place_name(context.region)
         title = f"{finding.subject}{finding.headline}" + (f"（{place}）" if place else "")
         summary = finding.summary
         if downgraded:
             summary += "事发地不在本辖区，预警等级下调一级。"
+        metrics = dict(finding.metrics)
         return Alert(
             id=alert_id(finding.rule, finding.group_id, now, self.tz),
             rule=finding.rule, rule_type=finding.rule_type, level=level,
             title=title, summary=summary, topic=context.topic, region=context.region,
-            keywords=context.keywords, post_ids=context.post_ids,
-            metrics={**finding.metrics, peak_key(finding.value_key): round(finding.value, 3)},
+            keywords=context.keywords, post_ids=context.post_ids, examples=context.examples,
+            metrics=metrics, basis=basis,
+            peak=AlertPeak(at=now, level=level, value_key=finding.value_key, value=round(finding.value, 3),
+                           summary=summary, metrics=metrics, basis=basis),
             window_start=finding.window_start, window_end=finding.window_end,
             first_seen=now, last_seen=now,
         )
@@ -294,6 +319,7 @@ class AlertBook:
                 del episodes[group_id]
             elif now - alert.last_seen >= rule.quiet_period:
                 record(alert, ENDED, now, quiet_since=alert.last_seen.isoformat())
+                alert.ended_at = now
                 self.store.upsert_alert(alert)
                 del episodes[group_id]
                 changes.append(AlertChange(alert, ChangeKind.ended.value))
@@ -307,13 +333,14 @@ class AlertBook:
     def _update(alert: Alert, draft: Alert, now: datetime) -> AlertChange:
         alert.last_seen = now
         alert.window_start, alert.window_end = draft.window_start, draft.window_end
-        # Numbers describe the situation now and keep the peak; the summary keeps explaining the level.
-        peaks = {k: max(v, alert.metrics.get(k, v)) for k, v in draft.metrics.items() if k.startswith("peak_")}
-        alert.metrics = {**draft.metrics, **peaks}
-        if not higher_than(alert.level, draft.level):
-            alert.summary = draft.summary
+        # Summary, numbers and basis all describe this evaluation; the strongest one so far is
+        # kept apart, whole, as the peak (which explains the level when the situation eased).
+        alert.summary, alert.metrics, alert.basis = draft.summary, draft.metrics, draft.basis
+        if draft.peak is not None and stronger(draft.peak, alert.peak):
+            alert.peak = draft.peak
         alert.keywords = draft.keywords or alert.keywords
         alert.post_ids = draft.post_ids or alert.post_ids
+        alert.examples = draft.examples or alert.examples
         alert.region = alert.region or draft.region
         alert.topic = alert.topic or draft.topic
         if not higher_than(draft.level, alert.level):

@@ -66,6 +66,54 @@ class AgenciesFile(StrictModel):
         return self
 
 
+# --- rules.yaml: grading adjustments ----------------------------------------
+class ReachRaise(StrictModel):
+    """Raise one level when a representative post comes from a big account or is widely engaged with."""
+    min_followers: int | None = Field(default=None, ge=1, description="an example post's author has this many followers")
+    min_engagement: int | None = Field(default=None, ge=1,
+                                       description="an example post has this many reposts + comments + likes")
+
+    @model_validator(mode="after")
+    def _something(self) -> "ReachRaise":
+        if self.min_followers is None and self.min_engagement is None:
+            raise ValueError("give min_followers and/or min_engagement (or leave reach out to switch it off)")
+        return self
+
+
+class SpreadRaise(StrictModel):
+    """Raise one level when the finding's posts span several platforms."""
+    min_platforms: int = Field(ge=2, description="distinct platforms, each with at least min_posts_per_platform posts")
+    min_posts_per_platform: int = Field(default=1, ge=1)
+
+
+class NegativityRaise(StrictModel):
+    """Raise one level when most of the finding's (enriched) posts are 负面.
+
+    Never applies to a finding graded on the negative share itself (value negative_share)."""
+    min_share: float = Field(gt=0, le=1, description="share of 负面 among the finding's enriched posts")
+    min_negative: int = Field(default=1, ge=1, description="fewest 负面 posts")
+
+
+class GradingSettings(StrictModel):
+    """Level adjustments after a rule's thresholds: each condition met raises one level, at most
+    max_raise in all; then alerts outside topics.yaml home_region drop one level. A section left
+    out (or null) is off; a rule's own `grading:` replaces the sections it names."""
+    reach: ReachRaise | None = None
+    spread: SpreadRaise | None = None
+    negativity: NegativityRaise | None = None
+    max_raise: int = Field(default=1, ge=0, le=3, description="most levels the raises add together")
+
+    def merged(self, override: "GradingSettings | None") -> "GradingSettings":
+        """These settings with the sections a rule's own `grading:` names replaced."""
+        if override is None:
+            return self
+        return self.model_copy(update={name: getattr(override, name) for name in override.model_fields_set})
+
+    @property
+    def any(self) -> bool:
+        return self.max_raise > 0 and any((self.reach, self.spread, self.negativity))
+
+
 # --- rules.yaml ------------------------------------------------------------
 class RuleConfig(BaseModel):
     """Common rule fields; each rule type validates its own extra parameters."""
@@ -74,10 +122,17 @@ class RuleConfig(BaseModel):
     type: str
     enabled: bool = True
     description: str = ""
+    grading: GradingSettings | None = Field(default=None, description="this rule's level adjustments")
 
 
 class RulesFile(StrictModel):
+    grading: GradingSettings = Field(default_factory=GradingSettings,
+                                     description="level adjustments for every rule (off by default)")
     rules: list[RuleConfig]
+
+    def grading_for(self, rule: str) -> GradingSettings:
+        config = next((r for r in self.rules if r.name == rule), None)
+        return self.grading.merged(config.grading if config else None)
 
     @model_validator(mode="after")
     def _unique(self) -> "RulesFile":

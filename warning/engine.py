@@ -5,13 +5,14 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from index.schema import DEFAULT_TZ, Alert, AlertLevel, aware
+from index.schema import DEFAULT_TZ, Alert, AlertLevel, LevelAdjustment, aware
 from index.store import Store
 from .config import AgenciesFile, RulesFile, TopicsFile
 
 from .alerts import (NOTIFIED, NOTIFY_FAILED, AlertBook, AlertChange, AlertFactory, ChangeKind, FindingDescriber,
                      pending_notification, record)
-from .grading import RegionGrader
+from .explain import explain
+from .grading import LevelAdjuster, RegionGrader, higher
 from .notifiers.base import Notifier
 from .routing import Router
 from .rules import Finding, Rule, build_rules
@@ -38,7 +39,8 @@ class WarningEngine:
         self.rules: list[Rule] = build_rules(rules)
         self.router = Router(agencies)
         self.grader = RegionGrader(topics.home_region)
-        self.describer = FindingDescriber(store, keyword_count=keyword_count, post_count=post_count)
+        self.adjusters = {rule.name: LevelAdjuster(rules.grading_for(rule.name)) for rule in self.rules}
+        self.describer = FindingDescriber(store, keyword_count=keyword_count, post_count=post_count, tz=tz)
         self.tz = tz                    # app.yaml `timezone`: naive times and alert ids read in it
         self.factory = AlertFactory(tz)
         self.book = AlertBook(store)
@@ -56,7 +58,9 @@ class WarningEngine:
             except Exception:   # one broken rule or a store hiccup must not silence the others
                 logger.exception("rule %s failed at %s; its alerts are left as they were", rule.name, now.isoformat())
         for change in changes:
-            if change.kind != ChangeKind.ended.value:   # pending and retried notifications included
+            if change.kind == ChangeKind.ended.value:
+                self._notify_ended(change)
+            else:                                        # pending and retried notifications included
                 self._notify(change.alert, now)
         self.store.set_state(self.LAST_RUN_KEY, now.isoformat())
         logger.log(logging.INFO if changes else logging.DEBUG,
@@ -68,15 +72,40 @@ class WarningEngine:
         for finding in findings:
             context = self.describer.describe(finding)
             region_code = context.region.code if context.region else None
-            level = self.grader.grade(finding.level, region_code)
+            raised, steps = self._raise(rule, finding, context.examples)
+            level = self.grader.grade(raised, region_code)
+            downgraded = level is not raised
+            if downgraded:
+                place = context.region.name if context.region else region_code
+                steps.append(LevelAdjustment(kind="region", change=-1, level=level,
+                                             reason=f"事发地（{place}）不在本辖区"))
             if level is None:
                 logger.debug("finding %s/%s dropped: 蓝 outside the home region (%s)",
                              rule.name, finding.group_id, region_code)
                 continue
-            downgraded = level is not AlertLevel.parse(finding.level)
-            draft = self.factory.build(finding, context, level, now, downgraded=downgraded)
+            basis = explain(finding, rule.thresholds(finding), rule.description, steps, level)
+            draft = self.factory.build(finding, context, level, now, downgraded=downgraded, basis=basis)
             drafts[finding.group_id] = self.router.route(draft)
         return drafts
+
+    def _raise(self, rule: Rule, finding: Finding, examples) -> tuple[AlertLevel, list[LevelAdjustment]]:
+        """The finding's level after the `grading:` raises it earns (at most max_raise, never above 红)."""
+        adjuster = self.adjusters[rule.name]
+        level = AlertLevel.parse(finding.level)
+        steps: list[LevelAdjustment] = []
+        raised = 0
+        for found in adjuster.raises(self.store, finding, examples):
+            up = higher(level)
+            if raised >= adjuster.settings.max_raise:
+                steps.append(LevelAdjustment(kind=found.kind, change=0, level=level,
+                                             reason=f"{found.reason}（已达上调上限 {adjuster.settings.max_raise} 级）"))
+            elif up is None:
+                steps.append(LevelAdjustment(kind=found.kind, change=0, level=level,
+                                             reason=f"{found.reason}（已是最高级）"))
+            else:
+                level, raised = up, raised + 1
+                steps.append(LevelAdjustment(kind=found.kind, change=1, level=level, reason=found.reason))
+        return level, steps
 
     def _notify(self, alert: Alert, now: datetime) -> None:
         """Send what each notifier still owes for this alert; record successes and failures in its history."""
@@ -97,6 +126,19 @@ class WarningEngine:
             touched = True
         if touched:
             self.store.upsert_alert(alert)
+
+
+    def _notify_ended(self, change: AlertChange) -> None:
+        """Tell the channels that keep a record (the file notifier) that the episode ended; best effort,
+        never retried: an ended episode is no news to send again."""
+        for notifier in self.notifiers:
+            if not notifier.accepts(change.alert):
+                continue
+            try:
+                notifier.send_ended(change.alert, change)
+            except Exception as exc:
+                logger.warning("notifier %s could not record the end of alert %s: %s",
+                               notifier.name, change.alert.id, exc)
 
 
 def _previous_level(alert: Alert) -> str | None:

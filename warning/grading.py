@@ -1,12 +1,22 @@
-"""Alert levels: thresholds per level, and the one-level discount for far-away events."""
+"""Alert levels: thresholds per level, raises for reach, spread and negativity, and the one-level
+discount for far-away events."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Annotated, Any
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from index.schema import AlertLevel
+from index.schema import AlertExample, AlertLevel
+from index.store import PostIndex
+
+from .config import GradingSettings
+from .labels import platform_label
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .rules import Finding
 
 LEVELS: tuple[AlertLevel, ...] = tuple(AlertLevel)
 
@@ -71,3 +81,83 @@ class RegionGrader:
     def grade(self, level: AlertLevel | str, region_code: str | None) -> AlertLevel | None:
         level = AlertLevel.parse(level)
         return level if self.is_home(region_code) else lower(level)
+
+
+def higher(level: AlertLevel | str) -> AlertLevel | None:
+    """One level up; None above 红."""
+    rank = AlertLevel.parse(level).rank
+    return LEVELS[rank + 1] if rank + 1 < len(LEVELS) else None
+
+
+# --- raises for reach, spread and negativity (rules.yaml `grading:`) -------
+NEGATIVE = "负面"
+
+
+@dataclass(frozen=True)
+class Raise:
+    """A condition of `grading:` that a finding meets: one level up (within max_raise)."""
+    kind: str        # reach / spread / negativity
+    reason: str      # with the numbers, for the explanation
+
+
+def count_text(n: float) -> str:
+    """A head count as it reads: 8600, 1.2万, 350万."""
+    if n >= 10_000:
+        return f"{n / 10_000:.1f}".rstrip("0").rstrip(".") + "万"
+    return f"{n:g}"
+
+
+class LevelAdjuster:
+    """Which `grading:` raises a finding earns. Store aggregations only (platform terms, two counts);
+    reach reads the finding's example posts, which the describer already fetched."""
+
+    def __init__(self, settings: GradingSettings):
+        self.settings = settings
+
+    def raises(self, store: PostIndex, finding: Finding, examples: Sequence[AlertExample]) -> list[Raise]:
+        s = self.settings
+        if not s.any:
+            return []
+        found = [r for r in (self._reach(examples), self._spread(store, finding), self._negativity(store, finding))
+                 if r is not None]
+        return found
+
+    def _reach(self, examples: Sequence[AlertExample]) -> Raise | None:
+        reach = self.settings.reach
+        if reach is None or not examples:
+            return None
+        if reach.min_followers is not None:
+            top = max(examples, key=lambda e: e.followers or 0)
+            if (top.followers or 0) >= reach.min_followers:
+                who = f"「{top.author}」" if top.author else ""
+                return Raise("reach", f"传播力：代表性信息作者{who}粉丝{count_text(top.followers or 0)}，"
+                                      f"达到{count_text(reach.min_followers)}")
+        if reach.min_engagement is not None:
+            top = max(examples, key=lambda e: e.engagement)
+            if top.engagement >= reach.min_engagement:
+                return Raise("reach", f"传播力：代表性信息互动{count_text(top.engagement)}次（转评赞），"
+                                      f"达到{count_text(reach.min_engagement)}次")
+        return None
+
+    def _spread(self, store: PostIndex, finding: Finding) -> Raise | None:
+        spread = self.settings.spread
+        if spread is None:
+            return None
+        buckets = [b for b in store.terms(finding.query, "platform", size=20) if b.count >= spread.min_posts_per_platform]
+        if len(buckets) < spread.min_platforms:
+            return None
+        names = "、".join(platform_label(b.key) for b in buckets)
+        each = f"各至少{spread.min_posts_per_platform}条" if spread.min_posts_per_platform > 1 else ""
+        return Raise("spread", f"扩散：信息见于{len(buckets)}个平台（{names}）{each}，达到{spread.min_platforms}个")
+
+    def _negativity(self, store: PostIndex, finding: Finding) -> Raise | None:
+        negativity = self.settings.negativity
+        if negativity is None or finding.value_key == "negative_share":   # graded on it already
+            return None
+        enriched = dataclasses.replace(finding.query, enriched=True)
+        total = store.count(enriched)
+        negative = store.count(dataclasses.replace(enriched, sentiments=(NEGATIVE,))) if total else 0
+        if not total or negative < negativity.min_negative or negative / total < negativity.min_share:
+            return None
+        return Raise("negativity", f"负面程度：负面信息{negative}条，占{negative / total:.0%}，"
+                                   f"达到{negativity.min_share:.0%}")

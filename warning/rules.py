@@ -99,6 +99,9 @@ class Finding:
     subject: str = ""              # human name of the group for titles, e.g. "环境保护类", "微博平台"
     headline: str = ""             # what happened, e.g. "信息量激增"
     summary: str = ""
+    # The rule's threshold per level for `value`, for the alert's explanation; None: the rule's
+    # `levels` parameter when it has one.
+    thresholds: Mapping[AlertLevel, float] | None = None
 
     @property
     def group_id(self) -> str:
@@ -137,6 +140,13 @@ class Rule(abc.ABC):
     @property
     def quiet_period(self) -> timedelta:
         return self.params.quiet_period or self.window
+
+    def thresholds(self, finding: Finding) -> Mapping[AlertLevel, float]:
+        """The thresholds a finding was graded against: its own, else the rule's `levels`."""
+        if finding.thresholds is not None:
+            return finding.thresholds
+        levels = getattr(self.params, "levels", None)
+        return levels if isinstance(levels, Mapping) else {}
 
     @abc.abstractmethod
     def evaluate(self, store: PostIndex, now: datetime) -> list[Finding]:

@@ -160,8 +160,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         alerts = app.store.list_alerts(statuses=tuple(args.status or ()), agency=args.agency, limit=args.limit)
     finally:
         app.close()
+    from warning.explain import episode_state
     for a in alerts:
-        print(f"[{a.level}] {a.status:12s} {a.last_seen.astimezone(settings.tz):%m-%d %H:%M} {a.title} → {a.agency_name or a.agency}")
+        # The episode's state (进行中 / 已平息（…）) first: "open" is only the office's handling status.
+        print(f"[{a.level}] {episode_state(a, settings.tz)} · {a.status} · "
+              f"最近触发 {a.last_seen.astimezone(settings.tz):%m-%d %H:%M} {a.title} → {a.agency_name or a.agency}")
     return EXIT_OK
 
 

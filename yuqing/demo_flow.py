@@ -51,7 +51,9 @@ class DemoSummary:
                      + ", ".join(f"{k} {v}" for k, v in self.sentiment.items()))
         lines.append(f"  alerts: {len(self.alerts)}")
         for a in self.alerts:
-            lines.append(f"    [{a['level']}] {a['title']} → {a['agency_name']}  (first {a['first_seen'][:16]}, {a['status']})")
+            state = f"已平息 {a['ended_at'][:16]}" if a.get("ended_at") else "进行中"
+            lines.append(f"    [{a['level']}] {a['title']} → {a['agency_name']}  (first {a['first_seen'][:16]}, "
+                         f"{a['status']}, {state})")
         lines.append(f"  alerts file: {self.alerts_file}")
         lines.append("  daily briefings:")
         for path in self.briefings:
@@ -121,7 +123,8 @@ def run_demo(out: Path, keep: bool = False) -> DemoSummary:
         alerts = store.list_alerts(limit=1000)
         alerts.sort(key=lambda a: a.first_seen)
         summary.alerts = [{"level": a.level, "title": a.title, "agency": a.agency, "agency_name": a.agency_name,
-                           "status": a.status, "first_seen": a.first_seen.isoformat(), "id": a.id}
+                           "status": a.status, "first_seen": a.first_seen.isoformat(), "id": a.id,
+                           "ended_at": a.ended_at.isoformat() if a.ended_at else None}
                           for a in alerts]
         summary.alerts_file = app.output_dir / "alerts.json"
         summary.alerts_file.write_text(json.dumps([a.model_dump(mode="json") for a in alerts],

@@ -60,8 +60,9 @@ class Service:
         sched = self.settings.app.schedule
         self.scheduler.add_job(self.app.enrich_pending, trigger_for(sched.enrich, tz),
                                id="enrich", name="enrich inbox", next_run_time=now)
+        # Rules are judged at start too: a service restarted during an incident must not wait an interval.
         self.scheduler.add_job(self.app.evaluate_warnings, trigger_for(sched.warning, tz),
-                               id="warning", name="evaluate warnings")
+                               id="warning", name="evaluate warnings", next_run_time=now)
         self.scheduler.add_job(self.app.write_briefing, trigger_for(sched.briefing, tz),
                                id="briefing", name="daily briefing")
 

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from index.schema import Alert, Author, Emotion, Engagement, Event, Post, Region, Sentiment, Topic
+from index.schema import (Alert, AlertBasis, AlertExample, AlertPeak, Author, Emotion, Engagement, Event,
+                          LevelAdjustment, Post, Region, Sentiment, Topic)
 from index.store import Bucket, PostQuery, Store
 
 SH = timezone(timedelta(hours=8))   # Asia/Shanghai's offset; results must carry it
@@ -468,6 +469,27 @@ def test_alert_upsert_get_and_update(store: Store):
     assert store.get_alert("volume:env").status == "closed"
     assert len(store.list_alerts()) == 1
     assert store.get_alert("missing") is None
+
+
+def test_alert_examples_basis_peak_and_end_are_kept(store: Store):
+    """What an alert shows (example posts, why its level, the peak, when it ended) comes back whole."""
+    example = AlertExample(post_id="weibo:4", platform="weibo", platform_label="微博", published_at=T0,
+                           url="https://weibo.example.org/status/4", text="化工厂<script>排放废气，电话138****5678…",
+                           author="网友139****5678", followers=1_200_000, engagement=500, sentiment="负面")
+    basis = AlertBasis(rule="volume", rule_type="volume_spike", description="发帖量突增", value_key="ratio",
+                       value=5.3, thresholds={"蓝": 2.0, "橙": 5.0, "红": 8.0}, rule_level="橙", threshold=5.0,
+                       next_level="红", next_threshold=8.0, level="红", text="相对基线倍数 5.3倍…",
+                       adjustments=[LevelAdjustment(kind="reach", change=1, reason="粉丝120万", level="红")])
+    alert = make_alert("volume:shown", level="红").model_copy(update={
+        "examples": [example], "basis": basis, "ended_at": T0 + timedelta(hours=7),
+        "peak": AlertPeak(at=T0 - timedelta(hours=1), level="红", value_key="ratio", value=9.7, summary="峰值",
+                          metrics={"ratio": 9.7, "count": 33.0}, basis=basis)})
+    store.upsert_alert(alert)
+    got = store.get_alert("volume:shown")
+    assert got is not None and got.model_dump() == alert.model_dump()
+    assert got.examples[0].text == example.text and got.basis.adjustments[0].kind == "reach"
+    assert_local(got.ended_at)
+    assert [a.id for a in store.list_alerts()] == ["volume:shown"]
 
 
 def test_list_alerts_filters_and_orders_newest_first(store: Store):

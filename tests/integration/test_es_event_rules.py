@@ -145,4 +145,4 @@ def test_engine_titles_and_routes_event_alerts_from_elasticsearch(es_store):
     assert alerts["cross"].title == "「九江十里河大量死鱼」事件多平台扩散（濂溪区）"
     assert alerts["burst"].agency == alerts["cross"].agency == "eco_env"
     assert alerts["silent"].title == "采集源「board」停止更新" and alerts["silent"].agency == "cac_office"
-    assert es_store.get_alert(alerts["burst"].id).metrics["peak_count"] == 12
+    assert es_store.get_alert(alerts["burst"].id).peak.metrics["count"] == 12

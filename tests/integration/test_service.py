@@ -75,3 +75,52 @@ def test_service_crawls_enriches_and_stops_on_sigterm(tmp_path):
     assert proc.returncode == 0, output[-3000:]
     assert "service stopped" in output
     assert "crawl failed" not in output and "job failed" not in output, output[-3000:]
+
+
+def test_service_evaluates_the_rules_at_start_not_after_the_first_interval(tmp_path):
+    """A service (re)started during an incident raises the alert at once, with hour-long intervals."""
+    from datetime import datetime, timedelta
+
+    from index.schema import DEFAULT_TZ, Post, Sentiment, Topic
+
+    def spread(start, end, n, *, text, sentiment="中性"):
+        return [Post(id=f"weibo:{text}{i}", platform="weibo", source="s", content=text,
+                     published_at=start + (end - start) / n * i, sentiment=Sentiment(label=sentiment, score=0.9),
+                     topics=[Topic(label="环境保护", score=0.9)], enriched_at=start) for i in range(n)]
+    from yuqing.config import load_settings
+    from yuqing.service import Service
+
+    for name in ("topics.yaml", "rules.yaml", "agencies.yaml"):
+        shutil.copy(REPO / "configs" / name, tmp_path / name)
+    (tmp_path / "sources.yaml").write_text("sources: []\n", encoding="utf-8")
+    app = {"data_dir": "var", "output_dir": "var/out", "inbox_dir": "var/inbox",
+           "store": {"backend": "sqlite", "sqlite": {"path": "var/yuqing.db"}},
+           "nlp": {"models_dir": str(REPO / "nlp" / "models")},
+           "schedule": {"enrich": {"interval_minutes": 60}, "warning": {"interval_minutes": 60},
+                        "briefing": {"cron": "30 7 * * *"}}}
+    (tmp_path / "app.yaml").write_text(yaml.safe_dump(app, allow_unicode=True), encoding="utf-8")
+    settings = load_settings(tmp_path / "app.yaml", base_dir=tmp_path)
+
+    now = datetime.now(DEFAULT_TZ)
+    service = Service(settings)
+    store = service.app.store
+    store.upsert_posts(spread(now - timedelta(hours=50), now - timedelta(hours=6), 20, text="河道日常巡查"))
+    store.upsert_posts(spread(now - timedelta(hours=4), now - timedelta(minutes=5), 30, sentiment="负面",
+                              text="化工厂排污 河道死鱼"))
+    assert store.get_state("warning.last_evaluated_at") is None
+    service.schedule_jobs()
+    service.scheduler.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and store.get_state("warning.last_evaluated_at") is None:
+            time.sleep(0.2)
+    finally:
+        service.scheduler.shutdown(wait=True)
+        service.app.close()
+    evaluated = store.get_state("warning.last_evaluated_at")
+    assert evaluated is not None, "the warning job did not run at start"
+    assert datetime.fromisoformat(evaluated) - now < timedelta(minutes=1)
+    store.open()
+    alerts = store.list_alerts()
+    store.close()
+    assert {a.rule for a in alerts} == {"volume_spike", "negative_surge"} and all(a.examples for a in alerts)

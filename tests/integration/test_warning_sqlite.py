@@ -162,8 +162,10 @@ def test_episode_ends_after_quiet_and_state_is_clean(store, run):
     assert alert.history[-1]["event"] == "ended"
     assert ended_at - alert.last_seen >= timedelta(hours=6)
     assert "环境保护" not in json.loads(store.get_state("warning.episodes.volume_spike") or "{}")
-    lines = (run["out"] / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == len(run["first"].sent)
+    lines = [json.loads(line) for line in (run["out"] / "alerts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len([r for r in lines if r["change"] != "ended"]) == len(run["first"].sent)
+    ended = [r["alert"] for r in lines if r["change"] == "ended"]
+    assert change.alert.id in {a["id"] for a in ended} and all(a["ended_at"] for a in ended)
 
 
 def test_briefing_names_the_alert_agency_chart_and_masks_phone(store, run, tmp_path):

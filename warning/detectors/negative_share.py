@@ -68,7 +68,7 @@ class NegativeShareRule(Rule):
                 query=group_query(query, p.group_by, key),
                 subject=subject, headline="负面信息集中",
                 summary=(f"近{humanize_duration(p.window)}{subject}信息{total}条，其中负面{neg}条，"
-                         f"占{share:.0%}。"),
+                         f"占{share:.0%}。"), thresholds=p.levels,
             ))
         logger.debug("rule %s at %s: %d groups, %d findings", self.name, now.isoformat(), len(totals), len(findings))
         return findings

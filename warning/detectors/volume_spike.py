@@ -252,7 +252,7 @@ class VolumeSpikeRule(Rule):
                 level=level, value=value, value_key=value_key, metrics=metrics,
                 window_start=window_start, window_end=now, query=group_query(current_query, p.group_by, key),
                 subject=subject, headline="信息量激增",
-                summary=self._summary(subject, count, figures, neg, baseline),
+                summary=self._summary(subject, count, figures, neg, baseline), thresholds=p.levels,
             ))
         logger.debug("rule %s at %s (%s baseline): %d groups, %d findings", self.name, now.isoformat(),
                      baseline.kind, len(current), len(findings))

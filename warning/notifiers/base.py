@@ -54,5 +54,9 @@ class Notifier(abc.ABC):
     def send(self, alert: Alert, change: AlertChange) -> None:
         """Deliver one alert; raise (NotificationError or any error) when it did not get through."""
 
+    def send_ended(self, alert: Alert, change: AlertChange) -> None:
+        """The alert's episode ended (已平息). Channels that keep a record override this; mail and chat
+        stay quiet by default."""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} min_level={self.min_level.value}>"

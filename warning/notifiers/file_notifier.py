@@ -48,6 +48,10 @@ class FileNotifier(Notifier):
     def page_path(self, alert: Alert) -> Path:
         return self.out_dir / "alerts" / f"{_UNSAFE_NAME.sub('_', alert.id)}.md"
 
+    def send_ended(self, alert: Alert, change: AlertChange) -> None:
+        """The log says the episode ended and the page shows it as 已平息."""
+        self.send(alert, change)
+
     def send(self, alert: Alert, change: AlertChange) -> None:
         record = {"notified_at": now().isoformat(), "change": change.kind,
                   "previous_level": change.previous_level, "alert": alert.model_dump(mode="json")}

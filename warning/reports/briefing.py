@@ -19,12 +19,14 @@ from index.schema import DEFAULT_TZ, Alert, AlertLevel, Post, aware, now as curr
 from index.store import Bucket, PostQuery, Store
 from ..config import AgenciesFile, TopicsFile
 
-from ..alerts import has_ended
+from ..alerts import example_of, has_ended
+from ..explain import ended_at, level_reason, peak_is_past
+from ..grading import count_text
 from ..labels import (LEVEL_COLOURS, LEVEL_NAMES, SENTIMENT_COLOURS, SENTIMENT_ORDER, STATUS_LABELS,
                       metric_label, metric_value, platform_label)
 from ..routing import Router
 from .chart import trend_svg
-from ..privacy import mask
+from ..privacy import mask, safe_link
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +119,13 @@ class BriefingBuilder:
     def _alerts(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         alerts = [a for a in self.store.list_alerts(since=start, limit=500)
                   if a.first_seen < end and a.last_seen >= start]
-        alerts.sort(key=lambda a: (-a.level_enum.rank, a.first_seen))
+        # Open episodes first, then those that ended (已平息); each by level, then first seen.
+        alerts.sort(key=lambda a: (has_ended(a), -a.level_enum.rank, a.first_seen))
         return [self._alert(a) for a in alerts[: self.max_alerts]]
+
+    def _metrics(self, metrics: Mapping[str, float]) -> list[dict[str, str]]:
+        return [{"label": metric_label(k), "value": metric_value(k, v)} for k, v in metrics.items()
+                if k in ("count", "ratio", "negative_count", "negative_share")]
 
     def _alert(self, alert: Alert) -> dict[str, Any]:
         level = AlertLevel.parse(alert.level).value
@@ -128,13 +135,35 @@ class BriefingBuilder:
             "title": self.mask(alert.title), "summary": self.mask(alert.summary),
             "agency": alert.agency_name or (agency.name if agency else "未分派"),
             "status": STATUS_LABELS.get(alert.status, alert.status), "ended": has_ended(alert),
+            "ended_at": ended_at(alert),
             "topic": alert.topic, "region": alert.region.name if alert.region else "",
             "first_seen": alert.first_seen, "last_seen": alert.last_seen,
-            "metrics": [{"label": metric_label(k), "value": metric_value(k, v)} for k, v in alert.metrics.items()
-                        if k in ("count", "ratio", "negative_count", "negative_share") or k.startswith("peak_")],
+            "reason": self.mask(level_reason(alert)),
+            "current_basis": self.mask(alert.basis.text) if alert.basis and peak_is_past(alert) else "",
+            "metrics": self._metrics(alert.metrics),
+            "peak": self._peak(alert),
             "keywords": [self.mask(k) for k in alert.keywords[:8]],
-            "posts": [self._post(p) for p in self.store.get_posts(alert.post_ids[:3])],
+            "examples": self._examples(alert),
         }
+
+    def _peak(self, alert: Alert) -> dict[str, Any] | None:
+        """The episode's strongest evaluation, when it was not the latest one."""
+        peak = alert.peak
+        if peak is None or not peak_is_past(alert):
+            return None
+        level = AlertLevel.parse(peak.level).value
+        return {"at": peak.at, "level_name": LEVEL_NAMES[level], "colour": LEVEL_COLOURS[level],
+                "summary": self.mask(peak.summary), "metrics": self._metrics(peak.metrics)}
+
+    def _examples(self, alert: Alert, limit: int = 3) -> list[dict[str, Any]]:
+        """The alert's example posts; alerts stored before examples existed read their posts."""
+        examples = alert.examples[:limit] or [example_of(p, self.tz) for p in self.store.get_posts(alert.post_ids[:limit])]
+        return [{"text": self.mask(e.text), "platform": e.platform_label or platform_label(e.platform),
+                 "published_at": e.published_at, "url": self._link(e.url),
+                 "author": self.mask(e.author) if e.author else "",
+                 "followers": count_text(e.followers) if e.followers else "",
+                 "engagement": count_text(e.engagement) if e.engagement else "",
+                 "sentiment": e.sentiment or ""} for e in examples]
 
     def _breakdown(self, period: PostQuery, field: str, size: int, with_agency: bool = False) -> list[dict[str, Any]]:
         totals = self.store.terms(period, field, size=size)
@@ -165,9 +194,8 @@ class BriefingBuilder:
 
     def _link(self, url: str | None) -> str | None:
         """The post's link, unless it is not http(s) or carries something the masker would hide."""
-        if not url or not url.startswith(("http://", "https://")) or self.mask(url) != url:
-            return None
-        return url
+        url = safe_link(url)
+        return url if url and self.mask(url) == url else None
 
     def _post(self, post: Post) -> dict[str, Any]:
         body = " ".join(post.content.split())

@@ -2,6 +2,7 @@
 continue after a restart, and never lose an alert when a notifier fails."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -89,18 +90,24 @@ def test_raise_once_escalate_then_end_after_quiet(tmp_path):
     assert (alert.agency, alert.agency_name) == ("eco_env", "九江市生态环境局")
     assert "异味" in alert.keywords
     assert alert.post_ids and all(p.sentiment_label == "负面" for p in store.get_posts(alert.post_ids))
-    assert alert.metrics["peak_ratio"] >= 5 > alert.metrics["ratio"]   # the peak stays, numbers move on
+    # the peak stays, apart and whole; summary and numbers move on together
+    assert alert.peak.level == "橙" and alert.peak.value >= 5 > alert.metrics["ratio"]
+    assert alert.peak.value == alert.peak.metrics["ratio"] and "peak_ratio" not in alert.metrics
+    assert f"的{alert.metrics['ratio']:.1f}倍" in alert.summary
     events = [e["event"] for e in alert.history]
     assert events == ["raised", "notified", "notified", "escalated", "notified", "notified",
                       "escalated", "notified", "notified", "ended"]
     ended_at = next(datetime.fromisoformat(e["at"]) for e in alert.history if e["event"] == "ended")
     assert ended_at - alert.last_seen >= timedelta(hours=6)
     assert has_ended(alert) and store.get_state("warning.episodes.spike") == "{}"
+    assert alert.ended_at == ended_at
 
-    # The file notifier kept a log line per notification and one readable page.
-    assert len((tmp_path / "alerts.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+    # The file notifier kept a log line per notification, one for the end, and one readable page.
+    log = (tmp_path / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["change"] for line in log] == ["new", "escalated", "escalated", "ended"]
     page = (tmp_path / "alerts" / f"{alert.id}.md").read_text(encoding="utf-8")
     assert "环境保护类信息量激增（濂溪区）" in page and "九江市生态环境局" in page
+    assert f"预警状态：已平息（{ended_at:%m-%d %H:%M}）" in page
 
 
 def test_same_situation_updates_without_notifying():

@@ -265,7 +265,7 @@ def test_event_burst_episode_raises_escalates_and_ends():
     assert alert.title == "「十里河死鱼」事件热度攀升（濂溪区）"
     assert alert.topic == "环境保护" and alert.agency == "eco_env"        # from the event's posts
     assert alert.id == f"burst.ev_fish.{(NOW - timedelta(hours=1)):%Y%m%dT%H%M}"
-    assert alert.metrics["peak_count"] == 14 and alert.metrics["previous_count"] == 6
+    assert alert.peak.metrics["count"] == 14 and alert.metrics["previous_count"] == 6
     assert alert.summary.startswith("「十里河死鱼」事件近1小时新增信息14条，是此前1小时（6条）的2.1倍")
     assert store.get_state("warning.episodes.burst") == "{}"
 
@@ -277,7 +277,7 @@ def test_cross_platform_through_the_engine_routes_by_the_event_posts():
     [change] = engine(store, CROSS).evaluate(NOW)
     assert change.kind == "new" and change.alert.title == "「十里河死鱼」事件多平台扩散（濂溪区）"
     assert change.alert.level == "蓝" and change.alert.agency == "eco_env"
-    assert change.alert.metrics["peak_platforms"] == 3
+    assert change.alert.peak.metrics["platforms"] == 3
 
 
 # --- validation ---------------------------------------------------------------------
