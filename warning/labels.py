@@ -24,6 +24,10 @@ METRIC_LABELS = {
     "negative_count": "负面信息量", "negative_share": "负面占比",
     "previous_count": "上一窗口信息量", "growth": "环比倍数", "platforms": "涉及平台数",
     "silent_hours": "无新信息时长（小时）",
+    "zscore": "稳健z分数", "poisson_score": "泊松显著度（-log10 p）", "seasons": "同期样本数",
+    "severity": "敏感严重度", "max_post_score": "单条最高分", "weight": "词组权重", "max_followers": "最高粉丝数",
+    "terms_matched": "命中词数", "followers": "粉丝数", "graded_followers": "定级粉丝数", "engagement": "互动量",
+    "verified": "认证账号", "media": "媒体账号",
 }
 
 SENTIMENT_ORDER = ("负面", "中性", "正面")

@@ -162,6 +162,8 @@ RULE_TYPES: Registry = Registry("rule type", Rule, {
     "event_burst": "warning.detectors.event_burst:EventBurstRule",
     "cross_platform": "warning.detectors.cross_platform:CrossPlatformRule",
     "source_silent": "warning.detectors.source_silent:SourceSilentRule",
+    "sensitive_terms": "warning.detectors.sensitive_terms:SensitiveTermsRule",
+    "influencer": "warning.detectors.influencer:InfluencerRule",
 })
 
 

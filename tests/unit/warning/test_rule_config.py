@@ -66,7 +66,8 @@ def test_shipped_rules_file_is_valid():
     rules_file = load_model(REPO / "configs" / "rules.yaml", RulesFile)
     validate_rules(rules_file, REPO / "configs" / "rules.yaml")
     built = build_rules(rules_file)
-    assert {r.type_name for r in built} == {"volume_spike", "negative_share", "event_burst", "cross_platform"}
+    assert {r.type_name for r in built} == {"volume_spike", "negative_share", "event_burst", "cross_platform",
+                                            "sensitive_terms", "influencer"}
     shipped_off = {r.type_name for r in build_rules(rules_file, include_disabled=True)} - {r.type_name for r in built}
     assert shipped_off == {"source_silent"}     # quiet nights would raise it every morning
 
