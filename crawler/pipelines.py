@@ -6,12 +6,12 @@ counted; no item can stop the crawl.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from scrapy.exceptions import DropItem
 
+from index import clock
 from index.schema import Post
 
 from . import metrics
@@ -62,7 +62,7 @@ class ValidatePipeline(_CrawlerAware):
         if not isinstance(item, RawPost):
             raise _drop(f"unexpected item type {type(item).__name__}")
         try:
-            return to_post(item, datetime.now(self.tz), self.tz)
+            return to_post(item, clock.now(self.tz), self.tz)
         except InvalidPost as exc:
             self.stats.inc_value(metrics.INVALID)
             metrics.record_error(self.stats, self.source_name, item.url, "invalid", str(exc))

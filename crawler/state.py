@@ -16,9 +16,10 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 
+from index import clock
 from index.schema import Post
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class SeenState:
 
     def remember(self, entries: Iterable[tuple[str, str, str]]) -> int:
         """Record (post_id, content_hash, source) triples in one transaction; returns how many."""
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stamp = clock.now(timezone.utc).isoformat(timespec="seconds")
         rows = [(pid, digest, source, stamp, stamp) for pid, digest, source in entries]
         if not rows:
             return 0

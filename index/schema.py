@@ -30,7 +30,8 @@ def aware(value: datetime | None, tz: ZoneInfo = DEFAULT_TZ) -> datetime | None:
 
 
 def now() -> datetime:
-    return datetime.now(DEFAULT_TZ)
+    from . import clock   # the system clock, or a simulation's (index/clock.py)
+    return clock.now(DEFAULT_TZ)
 
 
 def normalize_url(url: str) -> str:

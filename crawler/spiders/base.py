@@ -19,6 +19,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from index import clock
+
 from ..config import Source
 
 from .. import metrics
@@ -109,7 +111,7 @@ class SourceSpider(scrapy.Spider):
         return ZoneInfo(settings.get("YUQING_TIMEZONE", "Asia/Shanghai") if settings else "Asia/Shanghai")
 
     def now(self) -> datetime:
-        return datetime.now(self.tz)
+        return clock.now(self.tz)
 
     @property
     def platform(self) -> str:
