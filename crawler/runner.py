@@ -40,6 +40,7 @@ class SourceReport:
     type: str
     written: int = 0            # posts delivered to the inbox
     skipped_seen: int = 0       # posts an earlier crawl delivered unchanged
+    skipped_known: int = 0      # incremental crawls: pages not fetched as nothing new was listed there
     duplicates: int = 0         # the same post reached twice in this crawl
     invalid: int = 0            # items that failed validation (also counted in errors)
     errors: int = 0             # failed requests, undecodable/unparsable pages, invalid items
@@ -67,6 +68,7 @@ class SourceReport:
             kinds["spider_exception"] = spider_exceptions
         return cls(name=name, type=source_type, written=int(stats.get(metrics.WRITTEN, 0)),
                    skipped_seen=int(stats.get(metrics.SKIPPED_SEEN, 0)),
+                   skipped_known=int(stats.get(metrics.SKIPPED_KNOWN, 0)),
                    duplicates=int(stats.get(metrics.DUPLICATES, 0)), invalid=int(stats.get(metrics.INVALID, 0)),
                    errors=int(stats.get(metrics.ERRORS, 0)) + spider_exceptions,
                    pages=int(stats.get(metrics.PAGES, 0)), ignored=int(stats.get(metrics.IGNORED, 0)),

@@ -44,7 +44,8 @@ class DemoSummary:
     start: datetime | None = None
     end: datetime | None = None
     crawl: dict = field(default_factory=dict)
-    runs: dict = field(default_factory=dict)          # job → times it ran (crawls: ran / skipped unchanged)
+    runs: dict = field(default_factory=dict)          # job → times it ran (crawl: instants with a crawl)
+    job_seconds: dict = field(default_factory=dict)   # job → wall-clock seconds spent in it
     stored: int = 0
     sentiment: dict = field(default_factory=dict)
     alerts: list[dict] = field(default_factory=list)
@@ -75,7 +76,8 @@ class DemoSummary:
         if self.start and self.end:
             lines.append(f"  simulated time: {self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M} "
                          f"({self.settings_zone})")
-        lines.append("  jobs run: " + ", ".join(f"{k} {v}" for k, v in self.runs.items()))
+        lines.append("  jobs run: " + ", ".join(f"{k} {v}× ({self.job_seconds.get(k, 0):.1f} s)"
+                                            for k, v in self.runs.items()))
         for source, counts in sorted(self.crawl.items()):
             errors = counts.get("error_kinds") or {}
             detail = f", errors: {', '.join(f'{k}×{v}' for k, v in errors.items())}" if errors else ""
@@ -169,12 +171,16 @@ class _Replay:
     def run(self, at: datetime, group: list[Firing]) -> None:
         crawls = [f.spec.source for f in group if f.kind == "crawl"]
         if crawls:
+            began = time.monotonic()
             self._crawl(at, crawls)
+            self._spent("crawl", began)
         for firing in group:
             if firing.kind == "crawl":
                 continue
+            began = time.monotonic()
             # the service's own call: no arguments, so each job reads Settings.now() (the simulated clock)
             result = firing.spec.func(*firing.spec.args)
+            self._spent(firing.kind, began)
             self._count(firing.kind)
             if firing.kind == "warning":
                 self.changes.extend({"at": at, "kind": c.kind, "alert": c.alert.id, "level": str(c.alert.level.value
@@ -208,6 +214,9 @@ class _Replay:
             counts["pages"] += result.pages
             for kind, n in result.error_kinds.items():
                 counts["error_kinds"][kind] = counts["error_kinds"].get(kind, 0) + n
+
+    def _spent(self, kind: str, began: float) -> None:
+        self.summary.job_seconds[kind] = self.summary.job_seconds.get(kind, 0.0) + time.monotonic() - began
 
     def _count(self, kind: str) -> None:
         self.summary.runs[kind] = self.summary.runs.get(kind, 0) + 1
