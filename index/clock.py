@@ -15,9 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import Protocol
-from zoneinfo import ZoneInfo
-
-DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class Clock(Protocol):
@@ -59,7 +56,7 @@ _current: Clock = _SYSTEM
 _install_lock = threading.Lock()
 
 
-def now(tz: tzinfo = DEFAULT_TZ) -> datetime:
+def now(tz: tzinfo) -> datetime:
     """The current time in `tz` by the installed clock (the system clock unless a simulation runs)."""
     return _current.now(tz)
 

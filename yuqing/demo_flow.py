@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from index import clock
-from index.schema import DEFAULT_TZ
+from index.schema import DEFAULT_TZ, AlertLevel
 
 from .config import default_configs_dir, load_settings
 from .demo_timeline import Timeline, build_timeline
@@ -183,8 +183,8 @@ class _Replay:
             self._spent(firing.kind, began)
             self._count(firing.kind)
             if firing.kind == "warning":
-                self.changes.extend({"at": at, "kind": c.kind, "alert": c.alert.id, "level": str(c.alert.level.value
-                                     if hasattr(c.alert.level, "value") else c.alert.level)} for c in result)
+                self.changes.extend({"at": at, "kind": c.kind, "alert": c.alert.id,
+                                     "level": AlertLevel.parse(c.alert.level).value} for c in result)
             elif firing.kind == "briefing":
                 self.briefings.append((at, result))
                 self.summary.briefings.append(result)

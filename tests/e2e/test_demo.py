@@ -222,7 +222,7 @@ def test_briefings_at_0730_simulated_each_day(demo):
     out, _, _ = demo
     names = sorted(p.name for p in (out / "report" / "briefings").glob("*.html"))
     days = (END.date() - START.date()).days
-    assert names == [f"briefing-{START + timedelta(days=d + 1):%Y%m%d}-0730.html" for d in range(days)]
+    assert names == [f"briefing-{START + timedelta(days=d):%Y%m%d}-0730.html" for d in range(days + 1)]
 
 
 def test_summary_prints_the_incident_timeline(demo):
