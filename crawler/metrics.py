@@ -18,6 +18,7 @@ SKIPPED_SEEN = PREFIX + "items_skipped_seen"
 DUPLICATES = PREFIX + "items_duplicate"
 INVALID = PREFIX + "items_invalid"
 IGNORED = PREFIX + "requests_ignored"
+SKIPPED_KNOWN = PREFIX + "fetches_skipped_known"   # incremental crawls: pages not fetched, nothing new there
 ERRORS = PREFIX + "errors"
 ERROR_KIND = PREFIX + "errors/"        # + kind: http_404, timeout, decode, parse, invalid, inbox …
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from index import clock
 from index.schema import DEFAULT_TZ, Author, Engagement, Post, post_id
 
 from .extract.dates import parse_datetime
@@ -44,7 +45,7 @@ def to_post(raw: RawPost, crawled_at: datetime | None = None, tz: tzinfo = DEFAU
     """Validate and normalize. A post without a parseable date is kept, dated at crawl
     time and flagged extra["date_missing"], because losing a citizen complaint over a
     missing timestamp is worse than an approximate time."""
-    crawled = raw.crawled_at or crawled_at or datetime.now(tz)
+    crawled = raw.crawled_at or crawled_at or clock.now(tz)
     crawled = crawled.replace(tzinfo=tz) if crawled.tzinfo is None else crawled
     title = clean_line(raw.title)
     content = clean_text(raw.content)

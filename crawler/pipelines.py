@@ -6,12 +6,12 @@ counted; no item can stop the crawl.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from scrapy.exceptions import DropItem
 
+from index import clock
 from index.schema import Post
 
 from . import metrics
@@ -43,6 +43,13 @@ class _CrawlerAware:
     def from_crawler(cls, crawler: Any):
         return cls(crawler)
 
+    def listing_marks(self, posts: list[Post]) -> list[tuple[str, str]]:
+        """The list-row hashes (incremental crawls) of these posts' pages, taken off the spider."""
+        marks = getattr(getattr(self.crawler, "spider", None), "listing_marks", None)
+        if not marks:
+            return []
+        return [(p.url, marks.pop(p.url)) for p in posts if p.url and p.url in marks]
+
     @property
     def source_name(self) -> str:
         spider = getattr(self.crawler, "spider", None)
@@ -62,7 +69,7 @@ class ValidatePipeline(_CrawlerAware):
         if not isinstance(item, RawPost):
             raise _drop(f"unexpected item type {type(item).__name__}")
         try:
-            return to_post(item, datetime.now(self.tz), self.tz)
+            return to_post(item, clock.now(self.tz), self.tz)
         except InvalidPost as exc:
             self.stats.inc_value(metrics.INVALID)
             metrics.record_error(self.stats, self.source_name, item.url, "invalid", str(exc))
@@ -100,6 +107,7 @@ class SeenStatePipeline(_CrawlerAware):
         assert self.state is not None
         if self.state.is_unchanged(item.id, content_hash(item)):
             self.stats.inc_value(metrics.SKIPPED_SEEN)
+            self.state.remember_rows(self.listing_marks([item]))
             raise _drop(f"seen unchanged: {item.id}")
         return item
 
@@ -151,6 +159,7 @@ class InboxWriterPipeline(_CrawlerAware):
         self.stats.inc_value(metrics.WRITTEN, len(batch))
         try:
             self.state.remember_posts(batch)
+            self.state.remember_rows(self.listing_marks(batch))
         except Exception as exc:  # the posts are safe in the inbox; at worst they are re-sent next crawl
             logger.warning("could not record %d posts as seen: %s", len(batch), exc,
                            extra={"source": self.source_name, "reason": str(exc)})

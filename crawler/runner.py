@@ -16,13 +16,14 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from scrapy.settings import Settings as ScrapySettings
+
+from index import clock
 
 from . import metrics
 from .config import CrawlContext, Source
@@ -39,6 +40,7 @@ class SourceReport:
     type: str
     written: int = 0            # posts delivered to the inbox
     skipped_seen: int = 0       # posts an earlier crawl delivered unchanged
+    skipped_known: int = 0      # incremental crawls: pages not fetched as nothing new was listed there
     duplicates: int = 0         # the same post reached twice in this crawl
     invalid: int = 0            # items that failed validation (also counted in errors)
     errors: int = 0             # failed requests, undecodable/unparsable pages, invalid items
@@ -66,6 +68,7 @@ class SourceReport:
             kinds["spider_exception"] = spider_exceptions
         return cls(name=name, type=source_type, written=int(stats.get(metrics.WRITTEN, 0)),
                    skipped_seen=int(stats.get(metrics.SKIPPED_SEEN, 0)),
+                   skipped_known=int(stats.get(metrics.SKIPPED_KNOWN, 0)),
                    duplicates=int(stats.get(metrics.DUPLICATES, 0)), invalid=int(stats.get(metrics.INVALID, 0)),
                    errors=int(stats.get(metrics.ERRORS, 0)) + spider_exceptions,
                    pages=int(stats.get(metrics.PAGES, 0)), ignored=int(stats.get(metrics.IGNORED, 0)),
@@ -197,7 +200,7 @@ def crawl(context: CrawlContext, source_names: list[str] | None = None, *,
     cannot restart: run it in a child process, as `python -m yuqing.crawl_child` does).
     """
     sources = select_sources(context, source_names)
-    report = CrawlReport(started_at=datetime.now(ZoneInfo(context.timezone)).isoformat(timespec="seconds"))
+    report = CrawlReport(started_at=clock.now(ZoneInfo(context.timezone)).isoformat(timespec="seconds"))
     if not sources:
         logger.warning("no sources to crawl")
         return report
@@ -207,6 +210,18 @@ def crawl(context: CrawlContext, source_names: list[str] | None = None, *,
     started = time.monotonic()
     base = build_settings(context, overrides)
     process = _crawler_process(base)
+    runs = _schedule(process, sources, base, report)
+    if runs:
+        logger.info("crawling %s", ", ".join(s.name for s, _ in runs))
+        process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
+    _collect(report, runs)
+    report.elapsed_s = round(time.monotonic() - started, 2)
+    return report
+
+
+def _schedule(runner: Any, sources: list[Source], base: ScrapySettings,
+              report: CrawlReport) -> list[tuple[Source, Any]]:
+    """One crawler per crawlable source on `runner` (a CrawlerProcess or CrawlerRunner)."""
     runs: list[tuple[Source, Any]] = []
     for source in sources:
         problems = source_problems(source)
@@ -215,13 +230,14 @@ def crawl(context: CrawlContext, source_names: list[str] | None = None, *,
             logger.error("source %s not crawled: %s", source.name, "; ".join(problems),
                          extra={"source": source.name})
             continue
-        crawler = process.create_crawler(spider_class_for_source(source, base))
-        deferred = process.crawl(crawler, source=source)
+        crawler = runner.create_crawler(spider_class_for_source(source, base))
+        deferred = runner.crawl(crawler, source=source)
         deferred.addErrback(_crawl_failed, report, source)
         runs.append((source, crawler))
-    if runs:
-        logger.info("crawling %s", ", ".join(s.name for s, _ in runs))
-        process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
+    return runs
+
+
+def _collect(report: CrawlReport, runs: list[tuple[Source, Any]]) -> None:
     for source, crawler in runs:
         stats = crawler.stats.get_stats() if crawler.stats else {}
         result = SourceReport.from_stats(source.name, source.type, stats)
@@ -232,8 +248,64 @@ def crawl(context: CrawlContext, source_names: list[str] | None = None, *,
         logger.info("%s: %d written, %d seen, %d errors", source.name, result.written, result.skipped_seen,
                     result.errors, extra={"source": source.name, **{k: v for k, v in result.as_dict().items()
                                                                      if k in ("written", "skipped_seen", "errors")}})
-    report.elapsed_s = round(time.monotonic() - started, 2)
-    return report
+
+
+class CrawlSession:
+    """Many crawls in one process: Twisted's reactor runs once, in a background thread, for the
+    session's life, and each crawl() schedules the sources on it and waits for them.
+
+    For one-shot programs that crawl repeatedly (the simulated-time demo). The reactor cannot
+    restart, so a process gets one session and no crawl() afterwards; the service instead runs
+    every crawl in a child process (yuqing.crawl_child), which also isolates a misbehaving site.
+    """
+
+    def __init__(self, context: CrawlContext, overrides: dict[str, Any] | None = None):
+        self.context = context
+        self.base = build_settings(context, overrides)
+        self._runner: Any = None
+        self._reactor: Any = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "CrawlSession":
+        if _reactor_already_ran():
+            raise RuntimeError("this process already ran a crawl and Twisted's reactor cannot restart")
+        from scrapy.crawler import CrawlerRunner
+        from scrapy.utils.reactor import install_reactor
+
+        install_reactor(self.base.get("TWISTED_REACTOR") or "twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+        from twisted.internet import reactor
+        self._reactor = reactor
+        self._runner = CrawlerRunner(self.base)
+        self._thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False},
+                                        name="crawl-reactor", daemon=True)
+        self._thread.start()
+        return self
+
+    def crawl(self, source_names: list[str] | None = None) -> CrawlReport:
+        """Crawl the given sources (default: all enabled) once; blocks until every one is done."""
+        from twisted.internet.threads import blockingCallFromThread
+
+        if self._runner is None:
+            raise RuntimeError("CrawlSession.crawl outside its `with` block")
+        sources = select_sources(self.context, source_names)
+        report = CrawlReport(started_at=clock.now(ZoneInfo(self.context.timezone)).isoformat(timespec="seconds"))
+        started = time.monotonic()
+        holder: dict[str, list] = {}
+
+        def schedule():   # in the reactor thread; the Deferred fires when every crawler is done
+            holder["runs"] = _schedule(self._runner, sources, self.base, report)
+            return self._runner.join()
+
+        blockingCallFromThread(self._reactor, schedule)
+        _collect(report, holder.get("runs", []))
+        report.elapsed_s = round(time.monotonic() - started, 2)
+        return report
+
+    def __exit__(self, *exc: object) -> None:
+        if self._reactor is not None and self._thread is not None:
+            self._reactor.callFromThread(self._reactor.stop)
+            self._thread.join(timeout=30)
+        self._runner = None
 
 
 def _crawler_process(base: ScrapySettings) -> Any:

@@ -68,3 +68,7 @@ YUQING_TIMEZONE = "Asia/Shanghai"       # naive times on pages are read in this 
 YUQING_SOURCE_ENCODING = None           # set from Source.encoding to force a page encoding
 YUQING_MAX_UNDECODABLE_RATIO = 0.02     # share of U+FFFD above which a page is rejected as undecodable
 YUQING_EXTRA_DOMAINS = []               # hosts besides the start URLs' that links may lead to
+# Incremental crawls: skip the detail page of a list row that shows what it showed when its post was
+# last delivered, stop paging a list or a search once a whole page holds nothing new. For lists and
+# searches sorted newest first; engagement counts of posts on skipped pages are then not refreshed.
+YUQING_INCREMENTAL = False

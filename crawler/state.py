@@ -16,9 +16,10 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 
+from index import clock
 from index.schema import Post
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,15 @@ CREATE TABLE IF NOT EXISTS seen (
     source       TEXT NOT NULL,
     first_seen   TEXT NOT NULL,
     last_changed TEXT NOT NULL
+)
+"""
+# Incremental crawls (YUQING_INCREMENTAL): what each list row showed when its post was last
+# delivered or found unchanged; a row that still shows the same needs no new fetch of its page.
+_LISTED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS listed (
+    url      TEXT PRIMARY KEY,
+    row_hash TEXT NOT NULL,
+    stamp    TEXT NOT NULL
 )
 """
 # Keys in Post.extra that describe the crawl, not the post; they must not make a post "changed".
@@ -58,6 +68,7 @@ class SeenState:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            self._db.execute(_LISTED_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise RuntimeError(f"crawl state file {self.path} is unusable ({exc}); "
                                f"delete it to start afresh (posts will be re-sent once)") from None
@@ -72,7 +83,7 @@ class SeenState:
 
     def remember(self, entries: Iterable[tuple[str, str, str]]) -> int:
         """Record (post_id, content_hash, source) triples in one transaction; returns how many."""
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stamp = clock.now(timezone.utc).isoformat(timespec="seconds")
         rows = [(pid, digest, source, stamp, stamp) for pid, digest, source in entries]
         if not rows:
             return 0
@@ -83,6 +94,29 @@ class SeenState:
                 "last_changed = excluded.last_changed WHERE seen.content_hash != excluded.content_hash",
                 rows)
         return len(rows)
+
+    def known_ids(self, post_ids: Iterable[str]) -> set[str]:
+        """Which of these posts an earlier crawl delivered."""
+        ids = list(dict.fromkeys(post_ids))
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {row[0] for row in self._db.execute(f"SELECT post_id FROM seen WHERE post_id IN ({marks})", ids)}
+
+    def row_unchanged(self, url: str, row_hash: str) -> bool:
+        row = self._db.execute("SELECT row_hash FROM listed WHERE url = ?", (url,)).fetchone()
+        return row is not None and row[0] == row_hash
+
+    def remember_rows(self, rows: Iterable[tuple[str, str]]) -> int:
+        """Record (list row URL, row hash) pairs whose posts are safely delivered."""
+        stamp = clock.now(timezone.utc).isoformat(timespec="seconds")
+        data = [(url, digest, stamp) for url, digest in rows]
+        if not data:
+            return 0
+        with self._transaction():
+            self._db.executemany("INSERT INTO listed (url, row_hash, stamp) VALUES (?, ?, ?) ON CONFLICT(url) "
+                                 "DO UPDATE SET row_hash = excluded.row_hash, stamp = excluded.stamp", data)
+        return len(data)
 
     def remember_posts(self, posts: Iterable[Post]) -> int:
         return self.remember((p.id, content_hash(p), p.source) for p in posts)

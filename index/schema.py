@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from . import clock
+
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
 # Query parameters that track the reader rather than identify the page.
@@ -30,7 +32,8 @@ def aware(value: datetime | None, tz: ZoneInfo = DEFAULT_TZ) -> datetime | None:
 
 
 def now() -> datetime:
-    return datetime.now(DEFAULT_TZ)
+    """The current time by index.clock: the system clock, or a simulation's."""
+    return clock.now(DEFAULT_TZ)
 
 
 def normalize_url(url: str) -> str:

@@ -43,8 +43,11 @@ def _at(value: datetime | None, settings: Settings) -> datetime | None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo_flow import run_demo
-    summary = run_demo(Path(args.out), keep=args.keep)
+    summary = run_demo(Path(args.out), keep=args.keep, rules=Path(args.rules) if args.rules else None)
     print(summary.render())
+    if not summary.ok:
+        for problem in summary.problems:
+            print(f"yuqing demo: {problem}", file=sys.stderr)
     return EXIT_OK if summary.ok else EXIT_FAILED
 
 
@@ -210,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the whole flow offline against the bundled demo internet")
     p.add_argument("--out", default="var/demo", help="output folder (default: %(default)s)")
     p.add_argument("--keep", action="store_true", help="keep data from an earlier demo run")
+    p.add_argument("--rules", help="use this rules.yaml instead of the shipped one (e.g. to see the demo fail)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("init", help="write an editable configuration set for a new office into DIR")

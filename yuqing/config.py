@@ -134,7 +134,8 @@ class Settings:
                             timezone=self.app.timezone, segmenter=self.segmenter())
 
     def now(self) -> datetime:
-        return datetime.now(self.tz)
+        from index import clock   # simulated during `yuqing demo`
+        return clock.now(self.tz)
 
 
 def load_settings(config_path: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None,

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -27,11 +29,41 @@ from .jobs import App
 log = logging.getLogger(__name__)
 
 
-def trigger_for(schedule: Schedule, tz):
+def trigger_for(schedule: Schedule, tz, *, start: datetime | None = None, jitter: bool = True):
+    """The APScheduler trigger of a schedule. An interval counts from `start` (default: now, as
+    APScheduler does); `jitter=False` drops jitter_seconds (the demo's reproducible replay)."""
     if schedule.cron is not None:
         return CronTrigger.from_crontab(schedule.cron, timezone=tz)
+    interval = timedelta(minutes=schedule.interval_minutes)
     return IntervalTrigger(minutes=schedule.interval_minutes, timezone=tz,
-                           jitter=schedule.jitter_seconds or None)
+                           start_date=start + interval if start is not None else None,
+                           jitter=(schedule.jitter_seconds or None) if jitter else None)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduled job: what the service runs, on which schedule; the demo replays the same list."""
+    id: str
+    name: str
+    func: Callable[..., Any]
+    schedule: Schedule
+    args: tuple = ()
+    run_at_start: bool = False      # also once when the service starts, not only after the first interval
+    executor: str = "default"
+    source: str | None = None       # for crawl jobs
+
+
+def job_specs(settings: Settings, app: App) -> list[JobSpec]:
+    """Every job of the service: a crawl per enabled source, enrichment, warnings, the briefing."""
+    specs = [JobSpec(f"crawl:{s.name}", f"crawl {s.name}", app.crawl_in_child, s.schedule, args=(s.name,),
+                     run_at_start=True, executor="crawls", source=s.name)
+             for s in settings.sources.sources if s.enabled]
+    sched = settings.app.schedule
+    specs += [JobSpec("enrich", "enrich inbox", app.enrich_pending, sched.enrich, run_at_start=True),
+              # Rules are judged at start too: a service restarted during an incident must not wait an interval.
+              JobSpec("warning", "evaluate warnings", app.evaluate_warnings, sched.warning, run_at_start=True),
+              JobSpec("briefing", "daily briefing", app.write_briefing, sched.briefing)]
+    return specs
 
 
 class Service:
@@ -51,20 +83,10 @@ class Service:
     def schedule_jobs(self) -> None:
         tz = self.settings.tz
         now = datetime.now(tz)
-        for source in self.settings.sources.sources:
-            if not source.enabled:
-                continue
-            self.scheduler.add_job(self.app.crawl_in_child, trigger_for(source.schedule, tz),
-                                   args=[source.name], id=f"crawl:{source.name}", name=f"crawl {source.name}",
-                                   executor="crawls", next_run_time=now)
-        sched = self.settings.app.schedule
-        self.scheduler.add_job(self.app.enrich_pending, trigger_for(sched.enrich, tz),
-                               id="enrich", name="enrich inbox", next_run_time=now)
-        # Rules are judged at start too: a service restarted during an incident must not wait an interval.
-        self.scheduler.add_job(self.app.evaluate_warnings, trigger_for(sched.warning, tz),
-                               id="warning", name="evaluate warnings", next_run_time=now)
-        self.scheduler.add_job(self.app.write_briefing, trigger_for(sched.briefing, tz),
-                               id="briefing", name="daily briefing")
+        for spec in job_specs(self.settings, self.app):
+            extra = {"next_run_time": now} if spec.run_at_start else {}
+            self.scheduler.add_job(spec.func, trigger_for(spec.schedule, tz), args=list(spec.args), id=spec.id,
+                                   name=spec.name, executor=spec.executor, **extra)
 
     def _on_job_event(self, event: JobExecutionEvent) -> None:
         if event.exception is not None:

@@ -12,6 +12,7 @@ import logging
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from index import clock
 from index.schema import DEFAULT_TZ
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ _DAY_OFFSET = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
 
 def _now(now: datetime | None, tz: tzinfo) -> datetime:
     if now is None:
-        return datetime.now(tz)
+        return clock.now(tz)
     return now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)
 
 

@@ -19,11 +19,14 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from index import clock
+
 from ..config import Source
 
 from .. import metrics
 from ..items import RawPost
 from ..middlewares import UndecodableResponse
+from ..state import SeenState
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +112,30 @@ class SourceSpider(scrapy.Spider):
         return ZoneInfo(settings.get("YUQING_TIMEZONE", "Asia/Shanghai") if settings else "Asia/Shanghai")
 
     def now(self) -> datetime:
-        return datetime.now(self.tz)
+        return clock.now(self.tz)
+
+    # --- incremental crawls (YUQING_INCREMENTAL) -----------------------------------
+    @property
+    def incremental(self) -> bool:
+        settings = getattr(self, "settings", None)
+        return bool(settings and settings.getbool("YUQING_INCREMENTAL"))
+
+    @property
+    def seen_state(self) -> SeenState:
+        """What earlier crawls delivered (opened on first use, closed with the spider)."""
+        if getattr(self, "_seen_state", None) is None:
+            self._seen_state = SeenState(self.settings.get("YUQING_STATE_PATH"))
+        return self._seen_state
+
+    def skipped_known(self, n: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(metrics.SKIPPED_KNOWN, n)
+
+    def closed(self, reason: str) -> None:
+        state = getattr(self, "_seen_state", None)
+        if state is not None:
+            state.close()
+            self._seen_state = None
 
     @property
     def platform(self) -> str:

@@ -11,6 +11,8 @@ import scrapy
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameters
 
+from index.schema import post_id
+
 from ..config import Source
 
 from ..extract.weibo import WeiboFormatError, parse_search_page
@@ -65,5 +67,10 @@ class WeiboApiSpider(SourceSpider):
                                             "likes": post.likes},
                                 extra=post.extra)
         next_page = result.next_page if result.paging_known else page + 1
+        if self.incremental and result.posts:
+            ids = [post_id(self.platform, native_id=p.id) for p in result.posts]
+            if len(self.seen_state.known_ids(ids)) == len(ids):
+                self.skipped_known()
+                return      # newest first: the later pages hold older posts, all delivered before
         if result.posts and next_page and next_page > page and page < self.source.max_pages:
             yield self._search(template, keyword, next_page)

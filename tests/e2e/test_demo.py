@@ -1,4 +1,5 @@
-"""The main job end to end: demo site → real spiders → enrichment → SQLite → warnings → briefing."""
+"""The main job end to end, in simulated time: demo site → real spiders → enrichment → SQLite → warnings
+→ briefing, every job at the simulated time the service's schedule gives it (yuqing/demo_flow.py)."""
 from __future__ import annotations
 
 import json
@@ -6,22 +7,31 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from index.schema import AlertLevel
 from index.sqlite.store import SQLiteStore
 from index.store import PostQuery
-from yuqing.demo.site import load_corpus
+from yuqing.demo.site import TZ, load_corpus
+from yuqing.demo_flow import simulated_span
 
 pytestmark = pytest.mark.e2e
+
+START, END = simulated_span(load_corpus())
+
+
+def run_demo(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "yuqing.cli", "--log-level", "WARNING", "demo", "--out", str(out),
+                           *extra], capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run([sys.executable, "-m", "yuqing.cli", "demo", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    proc = run_demo(out)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     store = SQLiteStore(out / "yuqing.db")
     store.open()
@@ -151,3 +161,150 @@ def test_the_incident_forms_a_few_events(demo):
         assert sum(event.platforms.values()) == event.post_count
     assert events[0].topic == "环境保护" and "weibo" in events[0].platforms
     assert any("十里" in e.title or "死鱼" in e.title for e in events)
+
+
+# --- simulated time ------------------------------------------------------------------------
+INTERVALS = {"xyw": 20, "jjzx": 30, "jxnews": 30, "weibo": 10, "wenzheng": 15}   # configs/demo/sources.yaml
+
+
+def test_posts_are_crawled_progressively_in_simulated_time(demo):
+    """Each post is crawled at a simulated time after it was published, by the next crawl of its source."""
+    _, _, store = demo
+    posts = list(store.iter_posts(PostQuery()))
+    assert posts
+    late = []
+    for post in posts:
+        assert START <= post.crawled_at <= END, (post.id, post.crawled_at)
+        assert post.crawled_at >= post.published_at, (post.id, post.published_at, post.crawled_at)
+        assert START <= post.enriched_at <= END, (post.id, post.enriched_at)
+        assert post.enriched_at >= post.crawled_at
+        # board messages are re-delivered when their reply appears, so only first deliveries are timed
+        if post.platform != "gov_board" and not post.extra.get("date_missing"):
+            if post.crawled_at - post.published_at > timedelta(minutes=INTERVALS[post.source]):
+                late.append((post.id, post.published_at, post.crawled_at))
+    assert not late, late[:5]
+    # the crawls were spread over the days, not one sweep
+    assert len({p.crawled_at for p in posts}) >= 100
+    assert {p.crawled_at.astimezone(TZ).date() for p in posts} == {START.date() + timedelta(days=d)
+                                                                    for d in range(5)}
+
+
+def test_seen_state_stamps_are_simulated(demo):
+    out, _, _ = demo
+    with sqlite3.connect(out / "crawl_state.sqlite3") as db:
+        stamps = [datetime.fromisoformat(r[0]) for r in db.execute("SELECT first_seen FROM seen")]
+    assert stamps and all(START <= s <= END for s in stamps)
+
+
+def test_board_replies_arrive_once_written(demo):
+    """Incremental crawls fetch a message again once its list row shows the new reply status."""
+    _, _, store = demo
+    stored = _stored_by_corpus_id(store)
+    replied = [r for r in load_corpus() if r["channel"] == "board" and r["board"].get("reply_time")
+               and datetime.fromisoformat(r["board"]["reply_time"]) <= END and r["id"] in stored]
+    assert replied
+    with_reply = [r for r in replied if stored[r["id"]].extra.get("reply_content") or stored[r["id"]].extra.get("reply")]
+    assert len(with_reply) >= 0.9 * len(replied), (len(with_reply), len(replied))
+
+
+def test_alert_times_are_simulated(demo):
+    out, _, store = demo
+    alerts = store.list_alerts(limit=1000)
+    assert alerts
+    for alert in alerts:
+        assert START <= alert.first_seen <= alert.last_seen <= END, (alert.id, alert.first_seen)
+        assert all(START <= datetime.fromisoformat(h["at"]) <= END for h in alert.history)
+    notified = [json.loads(line) for line in (out / "report" / "alerts.jsonl").read_text("utf-8").splitlines()]
+    assert notified and all(START <= datetime.fromisoformat(n["notified_at"]) <= END for n in notified)
+
+
+def test_briefings_at_0730_simulated_each_day(demo):
+    out, _, _ = demo
+    names = sorted(p.name for p in (out / "report" / "briefings").glob("*.html"))
+    days = (END.date() - START.date()).days
+    assert names == [f"briefing-{START + timedelta(days=d):%Y%m%d}-0730.html" for d in range(days + 1)]
+
+
+def test_summary_prints_the_incident_timeline(demo):
+    out, stdout, _ = demo
+    timeline = json.loads((out / "report" / "timeline.json").read_text("utf-8"))
+    assert timeline["first_post"] and timeline["third_post"] and timeline["first_alert"]
+    for label in ("首条事件帖", "第三条", "首次预警", "达到的级别", "平静日", "targets:"):
+        assert label in stdout, label
+
+
+def test_the_demo_fails_when_the_incident_raises_no_alert(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: never\n    type: volume_spike\n    window: 6h\n    baseline: 48h\n"
+                     "    group_by: topic\n    min_count: 100000\n    levels: {蓝: 2.0}\n", encoding="utf-8")
+    proc = run_demo(tmp_path / "out", "--rules", str(rules))
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "没有触发任何预警" in proc.stderr
+    assert "演示失败" in proc.stdout
+
+
+# --- the demo's timing targets (issue 8) ---------------------------------------------------------
+# Stated in simulated time. They depend on the warning rules; if one fails, the rules miss the target,
+# not the demo: do not loosen these to make them pass.
+def _incident(store):
+    stored = _stored_by_corpus_id(store)
+    records = load_corpus()
+    ids = {stored[r["id"]].id for r in records if r["incident"] and r["id"] in stored}
+    alerts = [a for a in store.list_alerts(limit=1000) if ids & set(a.post_ids)]
+    posts = sorted(datetime.fromisoformat(r["published_at"]).astimezone(TZ) for r in records if r["incident"])
+    return posts, alerts
+
+
+def _reached(alerts, level: str) -> datetime | None:
+    """When an incident alert first stood at `level` or higher (from the alerts' history)."""
+    rank = AlertLevel.parse(level).rank
+    times = [datetime.fromisoformat(h["at"]) for a in alerts for h in a.history
+             if h.get("event") in ("raised", "escalated") and h.get("level")
+             and AlertLevel.parse(h["level"]).rank >= rank]
+    return min(times) if times else None
+
+
+def test_target_first_alert_on_the_first_day_within_3h_of_the_third_post(demo):
+    """TARGET: the incident's first alert (any level) is raised on 11-18, within 3 simulated hours of
+    its third post."""
+    _, _, store = demo
+    posts, alerts = _incident(store)
+    assert alerts, "the incident raised no alert"
+    first = min(a.first_seen for a in alerts).astimezone(TZ)
+    deadline = posts[2] + timedelta(hours=3)
+    assert first.date() == posts[0].date() and first <= deadline, (
+        f"first alert {first:%m-%d %H:%M}, target: on {posts[0]:%m-%d} by {deadline:%m-%d %H:%M} "
+        f"(third post {posts[2]:%H:%M}); late by {first - deadline}")
+
+
+def test_target_red_by_the_peak(demo):
+    """TARGET: the incident is 红 by its 11-19 peak: the end of the busiest incident hour of 11-19."""
+    _, _, store = demo
+    posts, alerts = _incident(store)
+    peak_day = [p for p in posts if p.date() == posts[0].date() + timedelta(days=1)]
+    hours: dict[datetime, int] = {}
+    for p in peak_day:
+        hour = p.replace(minute=0, second=0, microsecond=0)
+        hours[hour] = hours.get(hour, 0) + 1
+    peak_end = min(hours, key=lambda h: (-hours[h], h)) + timedelta(hours=1)
+    red = _reached(alerts, "红")
+    assert red is not None and red <= peak_end, f"红 reached {red}, target: by {peak_end:%m-%d %H:%M}"
+
+
+def test_target_quiet_days_raise_no_alert(demo):
+    """TARGET: no alert at all on the days before the incident's first post (11-16, 11-17)."""
+    _, _, store = demo
+    posts, _ = _incident(store)
+    quiet = [a for a in store.list_alerts(limit=1000) if a.first_seen.astimezone(TZ).date() < posts[0].date()]
+    assert not quiet, [(a.title, a.first_seen) for a in quiet]
+
+
+def test_target_the_peak_day_0730_briefing_lists_the_open_alert(demo):
+    """TARGET: the 11-19 07:30 briefing lists the incident's alert, open by then."""
+    out, _, store = demo
+    posts, alerts = _incident(store)
+    at = (posts[0] + timedelta(days=1)).replace(hour=7, minute=30, second=0, microsecond=0)
+    html = (out / "report" / "briefings" / f"briefing-{at:%Y%m%d-%H%M}.html").read_text("utf-8")
+    open_then = [a for a in alerts if a.first_seen <= at]
+    assert open_then, f"no incident alert open at {at:%m-%d %H:%M} (first: {min(a.first_seen for a in alerts)})"
+    assert any(a.title in html for a in open_then)

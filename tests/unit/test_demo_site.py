@@ -561,3 +561,19 @@ def test_command_line_server_serves_and_logs_requests():
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "GET /api/weibo/search" in err
+
+
+def test_changed_tells_whether_a_channel_shows_anything_new(corpus):
+    site = DemoSite()
+    board = sorted(by(corpus, channel="board"), key=when)
+    first = when(board[0])
+    assert site.changed("board", None, first)
+    assert not site.changed("board", None, first - timedelta(seconds=1))
+    assert not site.changed("board", first, first)
+    record = next(r for r in board if r["board"]["reply_time"])
+    reply_at = datetime.fromisoformat(record["board"]["reply_time"])
+    others = [when(r) for r in board] + [datetime.fromisoformat(r["board"]["reply_time"]) for r in board
+                                         if r["board"]["reply_time"] and r is not record]
+    if not any(reply_at - timedelta(seconds=1) < t <= reply_at for t in others):
+        assert site.changed("board", reply_at - timedelta(seconds=1), reply_at)   # a reply is news too
+    assert not site.changed("weibo", datetime(2026, 12, 1, tzinfo=TZ), datetime(2026, 12, 2, tzinfo=TZ))

@@ -54,6 +54,16 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+# URL path prefix → channel, for callers that know a source only by its start URL.
+CHANNEL_PREFIXES = {"/xyw/": "xyw", "/jjzx/": "jjzx", "/rss/": "rss", "/jxnews/": "rss",
+                    "/api/weibo/": "weibo", "/wz/": "board"}
+
+
+def channel_of(url: str) -> str | None:
+    path = urlsplit(url).path
+    return next((ch for prefix, ch in CHANNEL_PREFIXES.items() if path.startswith(prefix)), None)
+
+
 def load_corpus(path: Path = CORPUS_FILE) -> list[dict[str, Any]]:
     """All corpus records, answer key included, oldest first. Each call returns fresh dicts."""
     records = []
@@ -95,6 +105,18 @@ class Catalog:
     def visible(self, channel: str, clock: datetime | None) -> list[Entry]:
         entries = self._by_channel.get(channel, [])
         return entries if clock is None else [e for e in entries if e.published <= clock]
+
+    def changed(self, channel: str, after: datetime | None, until: datetime) -> bool:
+        """Whether the channel shows anything new at `until` that it did not at `after` (None: the
+        beginning): a post published, or a board reply written, in (after, until]."""
+        for entry in self._by_channel.get(channel, []):
+            times = [entry.published]
+            reply = (entry.record.get("board") or {}).get("reply_time")
+            if reply:
+                times.append(datetime.fromisoformat(reply))
+            if any((after is None or t > after) and t <= until for t in times):
+                return True
+        return False
 
     def get(self, channel: str, native_id: str, clock: datetime | None) -> Entry | None:
         entry = self._by_id.get((channel, native_id))
@@ -441,6 +463,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops SYNs when a crawl opens many connections at once,
+    # and each dropped SYN costs the client a 1 s retransmit
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], site: "DemoSite"):
         self.site = site
@@ -509,6 +534,10 @@ class DemoSite:
             self._thread.join(timeout=5)
         self._server = self._thread = None
         logger.info("demo site stopped")
+
+    def changed(self, channel: str, after: datetime | None, until: datetime) -> bool:
+        """See Catalog.changed: lets a simulation skip a crawl that could find nothing new."""
+        return self.app.catalog.changed(channel, _aware(after), _aware(until))
 
     def url_for(self, record: dict[str, Any]) -> str | None:
         """Absolute URL of a record's page on this site (None for Weibo posts)."""
