@@ -24,3 +24,5 @@ class RawPost:
     engagement: dict[str, Any] = field(default_factory=dict)   # reposts, comments, likes
     extra: dict[str, Any] = field(default_factory=dict)
     crawled_at: datetime | None = None
+    parent_native_id: str | None = None  # the site's id of the post this one reposts/comments on (same platform)
+    root_native_id: str | None = None    # the site's id of the cascade's original post

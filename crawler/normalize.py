@@ -33,6 +33,10 @@ def _engagement(raw: dict[str, Any]) -> Engagement:
                       likes=parse_count(raw.get("likes")))
 
 
+def _native(value: Any) -> str | None:
+    return str(value).strip() or None if value not in (None, "") else None
+
+
 def _published_at(value: datetime | str | None, crawled_at: datetime, tz: tzinfo) -> datetime | None:
     if isinstance(value, datetime):
         return value.replace(tzinfo=tz) if value.tzinfo is None else value
@@ -52,11 +56,13 @@ def to_post(raw: RawPost, crawled_at: datetime | None = None, tz: tzinfo = DEFAU
     if not (title or content):
         raise InvalidPost("no title and no content")
     url = raw.url.strip() if raw.url and raw.url.strip() else None
-    native = str(raw.native_id).strip() if raw.native_id not in (None, "") else None
+    native = _native(raw.native_id)
     try:
         pid = post_id(raw.platform, native_id=native, url=url)
     except ValueError as exc:
         raise InvalidPost(str(exc)) from None
+    parent, root = (post_id(raw.platform, native_id=n) if n else None
+                    for n in (_native(raw.parent_native_id), _native(raw.root_native_id)))
     extra = dict(raw.extra)
     published = _published_at(raw.published_at, crawled, tz)
     if published is None:
@@ -67,7 +73,7 @@ def to_post(raw: RawPost, crawled_at: datetime | None = None, tz: tzinfo = DEFAU
     try:
         return Post(id=pid, platform=raw.platform, source=raw.source, url=url, title=title, content=content,
                     author=_author(raw.author), published_at=published, crawled_at=crawled,
-                    engagement=_engagement(raw.engagement), extra=extra)
+                    engagement=_engagement(raw.engagement), parent_id=parent, root_id=root, extra=extra)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "post"

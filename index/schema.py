@@ -154,6 +154,9 @@ class Post(_Model):
     crawled_at: datetime = Field(default_factory=now)
     engagement: Engagement = Field(default_factory=Engagement)
     lang: str = "zh"
+    # Repost cascades (转发/评论): Post ids (post_id() form, e.g. "weibo:4xxxx") from the source.
+    parent_id: str | None = Field(default=None, description="the post this one reposts or comments on")
+    root_id: str | None = Field(default=None, description="the original post of its repost cascade")
 
     # Filled by nlp enrichment; empty until then.
     tokens: list[str] = Field(default_factory=list, description="jieba segmentation of title+content")

@@ -22,6 +22,7 @@ from .schema import Alert, Event, Post
 KEYWORD_FIELDS = (
     "platform", "source", "sentiment", "emotion", "topic",
     "province", "city", "district", "region_code", "event_id", "dup_group", "author",
+    "root_id",
 )
 Interval = Literal["hour", "day", "15m", "30m", "6h", "week"]
 
@@ -42,6 +43,7 @@ class PostQuery:
     region_codes: tuple[str, ...] = ()      # matches a post whose province, city or district code is listed
     event_ids: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
+    root_ids: tuple[str, ...] = ()          # posts of these repost cascades (Post.root_id)
     enriched: bool | None = None            # None: both; False: not yet enriched
 
 

@@ -1,15 +1,39 @@
 """The nlp package's configuration model (app.yaml `nlp:`)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
 
 from index.configbase import StrictModel
 
+from .events import EventConfig
+
 # The default linear models (sentiment, emotion, topic, rumor) ship inside the package; the
 # transformer models beside them in a checkout stay out of the wheel (pyproject.toml).
 PACKAGED_MODELS_DIR = Path(__file__).resolve().parent / "models"
+_DORMANCY_HOURS = EventConfig.dormancy / timedelta(hours=1)
+
+
+class EventSettings(StrictModel):
+    """app.yaml `nlp.events:` how reposts and sub-stories hold together in events (nlp.events)."""
+    relation_weight: float = Field(default=0.2, ge=0.0, le=1.0,
+                                   description="weight of a repost's own words in its event's centroid "
+                                               "(the k-th repost of an event adds relation_weight/k²)")
+    merge: bool = Field(default=True, description="merge sub-stories of one incident into one event")
+    merge_window_hours: float = Field(default=48.0, gt=0, le=_DORMANCY_HOURS,
+                                      description="the other event was active this close to the post "
+                                                  f"(at most the event dormancy, {_DORMANCY_HOURS:g} h)")
+    merge_similarity: float = Field(default=0.2, gt=0.0, le=1.0, description="centroid cosine to merge")
+    merge_min_shared_terms: int = Field(default=2, ge=1, description="shared non-place terms to merge")
+
+    def event_config(self) -> EventConfig:
+        """The nlp.events.EventConfig these settings describe (the other fields keep their defaults)."""
+        return EventConfig(relation_weight=self.relation_weight, merge=self.merge,
+                           merge_window=timedelta(hours=self.merge_window_hours),
+                           merge_similarity=self.merge_similarity,
+                           merge_min_shared_terms=self.merge_min_shared_terms)
 
 
 class NlpSettings(StrictModel):
@@ -24,3 +48,4 @@ class NlpSettings(StrictModel):
     segment_timeout_s: float = Field(default=5.0, gt=0, description="segmentation budget per post")
     reenrich_per_run: int = Field(default=500, ge=0,
                                   description="stored unenriched posts retried per enrichment run")
+    events: EventSettings = Field(default_factory=EventSettings)

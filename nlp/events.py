@@ -19,6 +19,24 @@ post arrives after the event was opened; the id stays.
 Horizon: an event takes posts published at most `dormancy` after its newest post
 (or before its first), so an event quiet for longer is dormant. Dormant events
 leave memory; nlp.linking reads them back from the store if a late post needs them.
+
+Repost cascades: a post whose parent_id or root_id names a post with a known event
+joins that event whatever its text ("转发微博", "[心]"), also a dormant one. Its own
+words weigh little in the centroid (the k-th such post `relation_weight`/k², all of
+them together less than 1.7 × relation_weight of one post), so ten thousand reposts
+cannot drag the event off its subject. A relation join outside the
+event's active span counts (post_count, last_seen) without stretching the span, so
+every event active at a moment still has a post within `dormancy` of it.
+
+Sub-stories (死鱼, 水质谣言, 化工厂排污 of one incident) open events of their own when
+their words differ. After a post changes an event's centroid, the event is compared
+with the events active within `merge_window` of that post: same place (region codes
+on one line, city level or finer), `merge_min_shared_terms` shared non-place terms
+and centroid cosine ≥ `merge_similarity` merge them. The older event (earliest first
+post) survives with its id; the other is kept as a tombstone (post_count 0,
+extra["merged_into"]) and later posts or lookups that name it are redirected. The
+caller re-points the merged event's stored posts (nlp.linking). Merges happen post
+by post in assignment order, so batching does not change them.
 """
 from __future__ import annotations
 
@@ -38,6 +56,10 @@ logger = logging.getLogger(__name__)
 
 EVENT_PREFIX = "ev:"
 STATE_VERSION = 1
+MERGED_INTO = "merged_into"                  # Event.extra key of a merged-away event: the survivor's id
+# What a repost says when it says nothing: no weight in the centroid.
+_REPOST_WORDS = frozenset({"转发", "微博", "转发微博", "转载", "评论", "回复", "repost"})
+_REDIRECT_DEPTH = 16
 HASHTAG = re.compile(r"#([^#\s]{2,30})#")
 _LEAD_SPLIT = re.compile(r"[。！？!?\n；;]")
 _DECORATION = re.compile(r"【[^】]{0,12}】|#|\[[^\[\]\s]{1,8}\]")
@@ -61,6 +83,17 @@ class EventConfig:
     title_chars: int = 40
     place_weight: float = 0.4                 # place names are context, not the happening
     hashtag_weight: float = 2.0               # × the median IDF
+    relation_weight: float = 0.2              # a repost's own words: the k-th adds relation_weight/k²
+    merge: bool = True                        # merge sub-stories of one incident
+    merge_window: timedelta = timedelta(days=2)   # the other event is active this close to the post; ≤ dormancy
+    merge_similarity: float = 0.2             # centroid cosine two sub-stories need …
+    merge_min_shared_terms: int = 2           # … and this many shared non-place terms (hashtags count)
+
+    def __post_init__(self) -> None:
+        if self.merge_window > self.dormancy:
+            # nlp.linking keeps `dormancy` of history around each post: a longer window would see
+            # events a restarted process does not load, and merge differently.
+            raise ValueError("merge_window must not exceed dormancy")
 
 
 class TermWeights:
@@ -119,10 +152,16 @@ class _Cluster:
     region_docs: dict[str, dict] = field(default_factory=dict)
     headline: list | None = None             # [title, published, post id] of the earliest titled post
     lead: str = ""                           # first sentence of the earliest post
+    relations: int = 0                       # posts with words that joined through a repost relation
+    span: tuple[float, float] | None = None  # active span; differs from first/last_seen after relation joins
 
     def __post_init__(self) -> None:
-        self.first_ts = self.first[0]
-        self.last_ts = self.last_seen.timestamp()
+        # first_ts/last_ts bound the span in which the event takes posts by similarity.
+        self.first_ts, self.last_ts = self.span or (self.first[0], self.last_seen.timestamp())
+
+    @property
+    def place(self) -> str | None:
+        return _most_common(self.regions)
 
     def similarity(self, vector: Mapping[str, float]) -> float:
         if not self.norm:
@@ -142,18 +181,48 @@ class _Cluster:
                    negative_count=event.negative_count, platforms=Counter(event.platforms),
                    topics=Counter(extra.get("topics") or {}), hashtags=Counter(extra.get("hashtags") or {}),
                    regions=Counter(extra.get("regions") or {}), region_docs=dict(extra.get("region_docs") or {}),
-                   headline=extra.get("headline"), lead=extra.get("lead") or "")
+                   headline=extra.get("headline"), lead=extra.get("lead") or "",
+                   relations=int(extra.get("relations") or 0),
+                   span=tuple(extra["span"]) if extra.get("span") else None)
 
     def to_event(self, keywords: int) -> Event:
         extra = {"version": STATE_VERSION, "centroid": self.centroid, "topics": dict(self.topics),
                  "hashtags": dict(self.hashtags), "regions": dict(self.regions), "region_docs": self.region_docs,
-                 "headline": self.headline, "lead": self.lead}
+                 "headline": self.headline, "lead": self.lead, "relations": self.relations,
+                 "span": [self.first_ts, self.last_ts]}
         return Event(id=self.id, title=_title(self.headline, self.lead, self.hashtags),
                      keywords=[t for t in self.centroid if not t.startswith("#")][:keywords],
                      first_post_id=self.first[1], first_seen=self.first_seen, last_seen=self.last_seen,
                      post_count=self.post_count, negative_count=self.negative_count, platforms=dict(self.platforms),
                      topic=_most_common(self.topics), region=_region(self.regions, self.region_docs),
                      updated_at=now(), extra=extra)
+
+    def tombstone(self, survivor: str, keywords: int) -> Event:
+        """What is stored of an event merged into `survivor`: no posts, a pointer (list_events skips it)."""
+        event = self.to_event(keywords)
+        return event.model_copy(update={"post_count": 0, "negative_count": 0, "platforms": {}, "extra": {
+            "version": STATE_VERSION, MERGED_INTO: survivor, "merged_post_count": self.post_count}})
+
+    def absorb(self, other: "_Cluster", centroid_terms: int) -> None:
+        """Take over `other`'s posts: the state is what one event holding all of them would have."""
+        self.centroid = _cut(Counter(self.centroid) + Counter(other.centroid), centroid_terms)
+        self.norm = _norm(self.centroid)
+        if other.first < self.first:
+            self.first, self.first_seen, self.lead = other.first, other.first_seen, other.lead
+        if other.last_seen > self.last_seen:
+            self.last_seen = other.last_seen
+        self.first_ts, self.last_ts = min(self.first_ts, other.first_ts), max(self.last_ts, other.last_ts)
+        self.post_count += other.post_count
+        self.negative_count += other.negative_count
+        self.relations += other.relations
+        self.platforms += other.platforms
+        self.topics += other.topics
+        self.hashtags = _top(self.hashtags + other.hashtags, 10)
+        self.regions = _top(self.regions + other.regions, 8)
+        self.region_docs = {c: d for c, d in {**other.region_docs, **self.region_docs}.items() if c in self.regions}
+        if other.headline and (self.headline is None or (other.headline[1], other.headline[2]) <
+                               (self.headline[1], self.headline[2])):
+            self.headline = other.headline
 
 
 @dataclass
@@ -162,6 +231,7 @@ class EventAssignment:
     new_event: bool = False
     similarity: float = 0.0
     via_duplicate: bool = False
+    via_relation: bool = False                # joined the event of the post it reposts or comments on
 
 
 class EventTracker:
@@ -175,6 +245,10 @@ class EventTracker:
         self._post_events: dict[str, tuple[str, float]] = {}     # post id → (event id, published)
         self._touched: dict[str, None] = {}
         self._dormancy = self.config.dormancy.total_seconds()
+        self._merge_window = self.config.merge_window.total_seconds()
+        self._redirects: dict[str, str] = {}                       # merged-away event id → survivor
+        self._tombstones: dict[str, Event] = {}                    # merged-away events not yet stored
+        self._merged: list[str] = []                               # merged-away ids since take_merged
 
     def __len__(self) -> int:
         return len(self._clusters)
@@ -185,12 +259,26 @@ class EventTracker:
 
     def event_of(self, post_id: str) -> str | None:
         known = self._post_events.get(post_id)
-        return known[0] if known else None
+        return self.resolve(known[0]) if known else None
+
+    def resolve(self, event_id: str) -> str:
+        """The event that holds an event id's posts now: itself, or the survivor it was merged into."""
+        for _ in range(_REDIRECT_DEPTH):
+            nxt = self._redirects.get(event_id)
+            if nxt is None or nxt == event_id:
+                break
+            event_id = nxt
+        return event_id
 
     # --- history ----------------------------------------------------------
     def load_events(self, events: Iterable[Event]) -> int:
+        """Stored events into memory; a merged-away one only records where its posts went (resolve)."""
         loaded = 0
         for event in events:
+            survivor = event.extra.get(MERGED_INTO)
+            if survivor:
+                self._redirects[event.id] = str(survivor)
+                continue
             if event.id in self._clusters:
                 continue
             self._add_cluster(_Cluster.from_event(event))
@@ -214,30 +302,61 @@ class EventTracker:
         """
         known = self._post_events.get(post.id)
         if known is not None:
-            return EventAssignment(known[0])
+            return EventAssignment(self.resolve(known[0]))
         published = post.published_at.timestamp()
         vector = self.weights.vector(post)
         target = None
-        if duplicate_of is not None:
+        related = self.related_cluster(post)
+        if related is not None:
+            vector = {t: w for t, w in vector.items() if t not in _REPOST_WORDS}
+            target = EventAssignment(related.id, similarity=related.similarity(vector), via_relation=True)
+            weight = self.config.relation_weight / (related.relations + 1) ** 2 if vector else 0.0
+            self._join(related, post, vector, weight, relation=True)
+        elif duplicate_of is not None:
             linked = self.event_of(duplicate_of)
             cluster = self._clusters.get(linked) if linked else None
             if cluster is not None and self._active(cluster, published):
                 target = EventAssignment(cluster.id, similarity=cluster.similarity(vector), via_duplicate=True)
+                self._join(cluster, post, vector, 0.0)
         if target is None:
             target = self._best(vector, published)
+            if target is not None:
+                self._join(self._clusters[target.event_id], post, vector, 1.0)
         if target is None:
             cluster = self._open(post, vector)
             target = EventAssignment(cluster.id, new_event=True, similarity=1.0)
-        else:
-            self._join(self._clusters[target.event_id], post, vector, update_centroid=not target.via_duplicate)
         self._post_events[post.id] = (target.event_id, published)
         self._touched[target.event_id] = None
+        if self.config.merge and (target.new_event or not (target.via_duplicate or target.via_relation)
+                                  or (target.via_relation and vector)):
+            target.event_id = self._merge_from(self._clusters[target.event_id], published)
         return target
 
+    def related_cluster(self, post: Post) -> _Cluster | None:
+        """The in-memory event of the post this one reposts (parent first, then the cascade's root)."""
+        for target in (post.parent_id, post.root_id):
+            if target and target != post.id:
+                event_id = self.event_of(target)
+                cluster = self._clusters.get(event_id) if event_id else None
+                if cluster is not None:
+                    return cluster
+        return None
+
+    def take_merged(self) -> list[str]:
+        """Event ids merged away since the last call; their stored posts belong to resolve(id) now."""
+        merged, self._merged = self._merged, []
+        return merged
+
     def take_touched(self) -> list[Event]:
-        """Events changed since the last call, for the store."""
-        events = [self._clusters[e].to_event(self.config.keywords) for e in self._touched if e in self._clusters]
+        """Events changed since the last call, for the store (merged-away ones as tombstones)."""
+        events = []
+        for event_id in self._touched:
+            if event_id in self._clusters:
+                events.append(self._clusters[event_id].to_event(self.config.keywords))
+            elif event_id in self._tombstones:
+                events.append(self._tombstones.pop(event_id))
         self._touched.clear()
+        self._tombstones.clear()
         return events
 
     def _active(self, cluster: _Cluster, published: float) -> bool:
@@ -269,36 +388,46 @@ class EventTracker:
         cluster = _Cluster(id=event_id_for(post.id), first=(post.published_at.timestamp(), post.id),
                            first_seen=post.published_at, last_seen=post.published_at)
         self._add_cluster(cluster)
-        self._join(cluster, post, vector, update_centroid=True)
+        self._join(cluster, post, vector, 1.0)
         return cluster
 
-    def _join(self, cluster: _Cluster, post: Post, vector: Mapping[str, float], update_centroid: bool) -> None:
+    def _join(self, cluster: _Cluster, post: Post, vector: Mapping[str, float], weight: float,
+              relation: bool = False) -> None:
+        """Count `post` in `cluster`; its vector × `weight` goes into the centroid (a first post: fully)."""
         cfg = self.config
-        if update_centroid or not cluster.centroid:
+        if not cluster.centroid and not relation:
+            weight = 1.0
+        if weight and vector:
             merged = Counter(cluster.centroid)
             for term, w in vector.items():
-                merged[term] += w
-            top = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.centroid_terms]
-            centroid = {t: round(w, 4) for t, w in top}
+                merged[term] += w * weight
+            centroid = _cut(merged, cfg.centroid_terms)
             self._reindex(cluster.id, cluster.centroid, centroid)
             cluster.centroid, cluster.norm = centroid, _norm(centroid)
         published = post.published_at.timestamp()
+        # A relation join far outside the active span (a repost of a dormant event) does not stretch it.
+        in_span = not relation or not cluster.post_count or self._active(cluster, published)
         first = (published, post.id)
         if first < cluster.first or not cluster.post_count:
-            cluster.first, cluster.first_ts, cluster.first_seen = first, published, post.published_at
+            cluster.first, cluster.first_seen = first, post.published_at
             cluster.lead = _lead(post, cfg.title_chars)
-        if published > cluster.last_ts:
-            cluster.last_seen, cluster.last_ts = post.published_at, published
+        if post.published_at > cluster.last_seen:
+            cluster.last_seen = post.published_at
+        if in_span:
+            cluster.first_ts, cluster.last_ts = min(cluster.first_ts, published), max(cluster.last_ts, published)
         cluster.post_count += 1
         cluster.negative_count += post.sentiment_label == _NEGATIVE
         cluster.platforms[post.platform] += 1
-        if post.topic:
+        if relation and vector:
+            cluster.relations += 1
+        if post.topic and (vector or not relation):
             cluster.topics[post.topic] += 1
         tags = hashtags(post.text)
         if tags:
             cluster.hashtags.update(dict.fromkeys(tags, 1))
             cluster.hashtags = _top(cluster.hashtags, 10)
-        if post.region is not None and post.region.code:
+        # A reposter's home (author region) says nothing about where the happening is.
+        if post.region is not None and post.region.code and not (relation and post.region.source == "author"):
             code = post.region.code
             cluster.regions[code] += 1
             cluster.region_docs.setdefault(code, post.region.model_dump(exclude_none=True))
@@ -323,6 +452,58 @@ class EventTracker:
         for term in new.keys() - old.keys():
             self._postings.setdefault(term, set()).add(event_id)
 
+    # --- sub-story merge ----------------------------------------------------
+    def _merge_from(self, cluster: _Cluster, moment: float) -> str:
+        """Merge `cluster` with the sub-stories active around `moment`, repeatedly; the surviving id."""
+        while True:
+            other = self._merge_candidate(cluster, moment)
+            if other is None:
+                return cluster.id
+            survivor, merged = sorted((cluster, other), key=lambda c: (c.first, c.id))
+            self._merge(survivor, merged)
+            cluster = survivor
+
+    def _merge_candidate(self, cluster: _Cluster, moment: float) -> _Cluster | None:
+        cfg, window = self.config, self._merge_window
+        place = cluster.place
+        if place is None or len(place) < 4:
+            return None
+        candidates: set[str] = set()
+        for term in self.weights.probes(cluster.centroid):
+            candidates.update(self._postings.get(term, ()))
+        candidates.discard(cluster.id)
+        best, best_key = None, None
+        for event_id in candidates:
+            other = self._clusters[event_id]
+            if other.last_ts < moment - window or other.first_ts > moment + window:
+                continue
+            if not _same_place(place, other.place):
+                continue
+            shared = [t for t in cluster.centroid if t in other.centroid]
+            if sum(1 for t in shared if not self.weights.is_place(t)) < cfg.merge_min_shared_terms:
+                continue
+            sim = _merge_similarity(cluster, other)
+            if sim < cfg.merge_similarity:
+                continue
+            key = (-round(sim, 9), other.first, event_id)
+            if best_key is None or key < best_key:
+                best, best_key = other, key
+        return best
+
+    def _merge(self, survivor: _Cluster, merged: _Cluster) -> None:
+        logger.info("sub-story merged into event", extra={"event_id": survivor.id, "merged": merged.id,
+                                                          "posts": merged.post_count})
+        old = survivor.centroid
+        self._clusters.pop(merged.id)
+        self._reindex(merged.id, merged.centroid, {})
+        survivor.absorb(merged, self.config.centroid_terms)
+        self._reindex(survivor.id, old, survivor.centroid)
+        self._redirects[merged.id] = survivor.id
+        self._tombstones[merged.id] = merged.tombstone(survivor.id, self.config.keywords)
+        self._merged.append(merged.id)
+        self._touched[survivor.id] = None
+        self._touched[merged.id] = None
+
     # --- memory -----------------------------------------------------------
     def evict(self, floor: float) -> int:
         """Forget events whose newest post is older than `floor`."""
@@ -331,6 +512,9 @@ class EventTracker:
             cluster = self._clusters.pop(event_id)
             self._reindex(event_id, cluster.centroid, {})
             self._touched.pop(event_id, None)
+        if stale:
+            # Stored posts point at survivors; a redirect is needed only while a survivor is in memory.
+            self._redirects = {m: s for m, s in self._redirects.items() if self.resolve(s) in self._clusters}
         return len(stale)
 
     def forget_posts(self, before: float) -> int:
@@ -339,6 +523,25 @@ class EventTracker:
         for post_id in old:
             del self._post_events[post_id]
         return len(old)
+
+
+def _cut(weights: Mapping[str, float], n: int) -> dict[str, float]:
+    """The n strongest terms, ties by term, weights rounded: the same cut in memory and after a restart."""
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return {t: round(w, 4) for t, w in top}
+
+
+def _merge_similarity(a: _Cluster, b: _Cluster) -> float:
+    """Cosine of the two centroids."""
+    return b.similarity(a.centroid) / a.norm if a.norm else 0.0
+
+
+def _same_place(a: str | None, b: str | None) -> bool:
+    """Region codes on one line (360402 and its city 3604), at city level or finer."""
+    if not a or not b:
+        return False
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 4 and long.startswith(short)
 
 
 def _norm(vector: Mapping[str, float]) -> float:

@@ -11,8 +11,15 @@ store (Store.iter_posts over the missing time ranges, Store.get_events by id).
 So a restarted process, a late batch of old posts (a backfill) and an
 uninterrupted run all see the same history and make the same assignments.
 
-A batch is sorted by publication time, then each post gets its group and its
-event in that order. The caller stores `posts` and `updated` (earlier posts whose
+Repost cascades: the posts a batch reposts or comments on (parent_id, root_id)
+that memory does not hold are read by id (Store.get_posts, one call a batch),
+with their events, so a repost joins its original's event after a restart too.
+
+A batch is sorted by publication time, a repost moved after the posts of the batch
+it names (an original listed after its reposts still takes them), then each post
+gets its group and its event in that order. When an event is merged into an older
+one (a sub-story, nlp.events), its stored posts are read by event id and returned
+in `updated` with the survivor's id. The caller stores `posts` and `updated` (earlier posts whose
 group or 首发 flag moved), then calls `commit` to store the events. If storing
 fails, `reset` drops the cache and the next batch rebuilds it from the store, so
 memory never runs ahead of what was stored.
@@ -34,6 +41,8 @@ from index.store import PostQuery, Store
 
 from .dedup import DedupConfig, Deduplicator
 from .events import EventConfig, EventTracker, TermWeights
+
+MAX_REDIRECTS = 8                      # merged-into chains followed when loading events by id
 
 logger = logging.getLogger(__name__)
 
@@ -159,9 +168,27 @@ class StreamLinker:
         """Stored posts into memory with their groups, and their events with them."""
         self.dedup.load(stored)
         self.events.remember(stored)
-        wanted = sorted({p.event_id for p in stored if p.event_id} - self.events.event_ids)
-        if wanted:
+        self._load_events({p.event_id for p in stored if p.event_id})
+
+    def _load_events(self, ids: set[str]) -> None:
+        """Events by id into memory; for a merged-away one, the event it was merged into."""
+        for _ in range(MAX_REDIRECTS):
+            wanted = sorted({self.events.resolve(e) for e in ids} - self.events.event_ids)
+            if not wanted:
+                return
             self.events.load_events(self.store.get_events(wanted))
+            ids = set(wanted)
+
+    def _recall_relations(self, batch: Sequence[Post]) -> None:
+        """The posts the batch reposts, and their events, from the store when memory lacks them."""
+        in_batch = {p.id for p in batch}
+        targets = {t for p in batch for t in (p.parent_id, p.root_id) if t and t not in in_batch}
+        if not targets:
+            return
+        unknown = sorted(t for t in targets if self.events.event_of(t) is None)
+        if unknown:
+            self.events.remember(self.store.get_posts(unknown))
+        self._load_events({e for e in map(self.events.event_of, targets) if e})
 
     def _recall_stored(self, posts: Sequence[Post]) -> None:
         """Stored posts whose stored time lies outside the loaded ranges (a re-crawl changed it) keep their links."""
@@ -180,6 +207,8 @@ class StreamLinker:
         batch = sorted(unique.values(), key=lambda p: (p.published_at, p.id))
         self._ensure_history(batch)
         self._recall_stored(batch)
+        self._recall_relations(batch)
+        batch = relation_order(batch)
         self.dedup.prepare(batch)
         changed: set[str] = set()
         for post in batch:
@@ -192,7 +221,7 @@ class StreamLinker:
         self.dedup.finish_batch()
 
         linked = [self._apply(p) for p in posts]
-        updated = self._updated(changed - unique.keys())
+        updated = self._updated(changed - unique.keys(), self.events.take_merged(), set(unique))
         events = self.events.take_touched()
         self._batches += 1
         if self._batches % self.evict_every == 0:
@@ -221,17 +250,55 @@ class StreamLinker:
             update.update(dup_group=group.dup_group, is_first_report=group.is_first_report)
         return post.model_copy(update=update)
 
-    def _updated(self, ids: set[str]) -> list[Post]:
-        if not ids:
-            return []
-        out = []
-        for stored in self.store.get_posts(sorted(ids)):
-            group = self.dedup.assignment(stored.id)
-            if group is not None and (group.dup_group, group.is_first_report) != (stored.dup_group,
-                                                                                   stored.is_first_report):
-                out.append(stored.model_copy(update={"dup_group": group.dup_group,
-                                                     "is_first_report": group.is_first_report}))
-        return out
+    def _updated(self, ids: set[str], merged: list[str], batch: set[str]) -> list[Post]:
+        """Stored posts to re-store: moved dup groups or 首发 flags, and the posts of merged-away events."""
+        out: dict[str, Post] = {}
+        if ids:
+            for stored in self.store.get_posts(sorted(ids)):
+                group = self.dedup.assignment(stored.id)
+                if group is not None and (group.dup_group, group.is_first_report) != (stored.dup_group,
+                                                                                       stored.is_first_report):
+                    out[stored.id] = stored.model_copy(update={"dup_group": group.dup_group,
+                                                               "is_first_report": group.is_first_report})
+        if merged:
+            for stored in self.store.iter_posts(PostQuery(event_ids=tuple(sorted(merged)))):
+                if stored.id not in batch:
+                    post = out.get(stored.id, stored)
+                    out[stored.id] = post.model_copy(update={"event_id": self.events.resolve(stored.event_id)})
+        return list(out.values())
+
+
+def relation_order(batch: Sequence[Post]) -> list[Post]:
+    """`batch` in its order, except that a post comes after the batch's posts it reposts (parent, root).
+
+    A cycle (bad data) keeps the remaining posts in their order."""
+    ids = {p.id for p in batch}
+    placed: set[str] = set()
+    waiting: dict[str, list[Post]] = {}
+    out: list[Post] = []
+
+    def blocker(post: Post) -> str | None:
+        for target in (post.parent_id, post.root_id):
+            if target and target != post.id and target in ids and target not in placed:
+                return target
+        return None
+
+    for post in batch:
+        stack = [post]
+        while stack:
+            current = stack.pop()
+            if current.id in placed:
+                continue
+            target = blocker(current)
+            if target is not None:
+                waiting.setdefault(target, []).append(current)
+                continue
+            out.append(current)
+            placed.add(current.id)
+            stack.extend(reversed(waiting.pop(current.id, [])))
+    if len(out) < len(batch):
+        out.extend(p for p in batch if p.id not in placed)
+    return out
 
 
 def _dt(epoch: float) -> datetime:

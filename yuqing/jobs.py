@@ -122,7 +122,8 @@ class App:
         """Near-duplicate groups and events over the stream; its history is the store's."""
         if self._linker is None:
             from nlp.linking import StreamLinker
-            self._linker = StreamLinker.for_enricher(self.store, self.enricher)
+            self._linker = StreamLinker.for_enricher(self.store, self.enricher,
+                                                     events=self.settings.app.nlp.events.event_config())
         return self._linker
 
     @property

@@ -3,6 +3,10 @@
 A page is {"ok": 1, "data": {"cardlistInfo": {"page": next}, "cards": [...]}}; posts
 sit in cards of card_type 9 (or nested in card_group of type-11 cards, as the
 real search page returns). Past the last page the API answers ok == 0.
+
+A repost (转发) carries its cascade's original as `retweeted_status` (Weibo always
+embeds the original, never an intermediate repost); a repost of a repost also names
+the post it reposted as `pid`/`pidstr`. These become the post's root and parent.
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ class WeiboPost:
     comments: int
     likes: int
     extra: dict[str, Any] = field(default_factory=dict)
+    parent_id: str | None = None        # native id of the reposted post (the original, or pid when given)
+    root_id: str | None = None          # native id of the cascade's original (retweeted_status)
 
 
 @dataclass
@@ -112,10 +118,16 @@ def parse_mblog(mblog: dict[str, Any], now: datetime | None = None, tz: tzinfo =
         extra["ip_region"] = region
     if mblog.get("isLongText"):
         extra["truncated"] = True   # the search API cuts long posts; the full text needs another call
-    if mblog.get("retweeted_status"):
-        retweeted = mblog["retweeted_status"]
-        extra["retweeted_id"] = str(retweeted.get("id") or "") or None
+    root = parent = None
+    retweeted = mblog.get("retweeted_status")
+    if isinstance(retweeted, dict):
+        # A deleted original still has its id ("抱歉，此微博已被作者删除"): the cascade stays one.
+        root = _native_id(retweeted)
+        extra["retweeted_id"] = root
         extra["retweeted_text"] = weibo_text(retweeted.get("text"))
+        parent = _native_id({"id": mblog.get("pidstr") or mblog.get("pid")}) or root
+        if parent == str(native):
+            parent = root
     author = {
         "id": str(user["id"]) if user.get("id") is not None else None,
         "name": clean_line(user.get("screen_name")) or None,
@@ -129,4 +141,14 @@ def parse_mblog(mblog: dict[str, Any], now: datetime | None = None, tz: tzinfo =
                      created_at=parse_datetime(created_raw, now, tz), created_raw=created_raw, user=author,
                      reposts=parse_count(mblog.get("reposts_count")),
                      comments=parse_count(mblog.get("comments_count")),
-                     likes=parse_count(mblog.get("attitudes_count")), extra=extra)
+                     likes=parse_count(mblog.get("attitudes_count")), extra=extra,
+                     parent_id=parent, root_id=root)
+
+
+def _native_id(mblog: dict[str, Any]) -> str | None:
+    """A weibo's id as text ("idstr" first: JSON numbers past 2**53 lose digits in some clients)."""
+    for key in ("idstr", "id", "mid"):
+        value = mblog.get(key)
+        if value not in (None, "", 0, "0") and not isinstance(value, bool):
+            return str(value).strip() or None
+    return None

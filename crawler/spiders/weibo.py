@@ -65,7 +65,8 @@ class WeiboApiSpider(SourceSpider):
                                 published_at=post.created_at or post.created_raw, author=post.user,
                                 engagement={"reposts": post.reposts, "comments": post.comments,
                                             "likes": post.likes},
-                                extra=post.extra)
+                                extra=post.extra, parent_native_id=post.parent_id,
+                                root_native_id=post.root_id)
         next_page = result.next_page if result.paging_known else page + 1
         if self.incremental and result.posts:
             ids = [post_id(self.platform, native_id=p.id) for p in result.posts]

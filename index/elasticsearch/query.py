@@ -23,6 +23,7 @@ FIELD_PATHS: dict[str, str] = {
     "platform": "platform", "source": "source", "sentiment": "sentiment.label", "emotion": "emotion.label",
     "topic": "topic", "province": "region.province", "city": "region.city", "district": "region.district",
     "region_code": "region.code", "event_id": "event_id", "dup_group": "dup_group", "author": "author.name",
+    "root_id": "root_id",
 }
 assert set(FIELD_PATHS) == set(KEYWORD_FIELDS), "every keyword field needs a document field"
 TERM_FIELDS = ("tokens", "keywords")
@@ -120,7 +121,8 @@ class PostQueryBuilder:
             clauses.append({"range": {"published_at": bounds}})
         for name, values in (("platform", query.platforms), ("source", query.sources),
                              ("sentiment.label", query.sentiments), ("topic", query.topics),
-                             ("event_id", query.event_ids), ("id", query.ids)):
+                             ("event_id", query.event_ids), ("id", query.ids),
+                             ("root_id", query.root_ids)):
             if values:
                 clauses.append({"terms": {name: [_value(v) for v in values]}})
         if query.region_codes:

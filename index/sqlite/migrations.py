@@ -88,6 +88,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX events_last_seen ON events (last_seen)",
     )),
+    # Documents stored before this version cannot hold root_id (the schema had no such field).
+    Migration(4, "repost cascades: root_id column", (
+        "ALTER TABLE posts ADD COLUMN root_id TEXT",
+        "CREATE INDEX posts_root ON posts (root_id) WHERE root_id IS NOT NULL",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

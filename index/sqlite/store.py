@@ -58,6 +58,7 @@ FIELD_COLUMNS: dict[str, str] = {
     "platform": "platform", "source": "source", "sentiment": "sentiment", "emotion": "emotion",
     "topic": "topic", "province": "province", "city": "city", "district": "district",
     "region_code": "region_code", "event_id": "event_id", "dup_group": "dup_group", "author": "author",
+    "root_id": "root_id",
 }
 assert set(FIELD_COLUMNS) == set(KEYWORD_FIELDS), "every keyword field needs a column"
 _BM25_WEIGHTS = "4.0, 1.0, 0.5"     # title, body, extra
@@ -504,7 +505,8 @@ class SQLiteStore(Store):
             where.add("p.published_at < ?", epoch(query.end))
         for column, values in (("p.platform", query.platforms), ("p.source", query.sources),
                                ("p.sentiment", query.sentiments), ("p.topic", query.topics),
-                               ("p.event_id", query.event_ids), ("p.id", query.ids)):
+                               ("p.event_id", query.event_ids), ("p.id", query.ids),
+                               ("p.root_id", query.root_ids)):
             if values:
                 where.one_of(column, [value(v) for v in values])
         if query.region_codes:

@@ -456,6 +456,43 @@ def test_terms_rejects_unknown_fields(loaded: Store):
         loaded.terms(PostQuery(), "title")
 
 
+# --- repost cascades ---------------------------------------------------------------------
+def cascade() -> list[Post]:
+    """An original, two reposts of it and a repost of a repost (parent = the repost, root = the original)."""
+    original = make_post("weibo:100", "weibo", "weibo_search", T0, content="十里河大量死鱼，河水发黄",
+                         tokens=["十里河", "死鱼", "河水", "发黄"], region=LIANXI)
+    reposts = [make_post(f"weibo:10{i}", "weibo", "weibo_search", T0 + timedelta(minutes=i), content=text)
+               for i, text in ((1, "转发微博"), (2, "[心]"), (3, "//@甲: 转发微博"))]
+    for post, parent in zip(reposts, ("weibo:100", "weibo:100", "weibo:101")):
+        post.parent_id, post.root_id = parent, "weibo:100"
+    return [original, *reposts]
+
+
+def test_repost_relations_round_trip_and_filter(store: Store):
+    store.upsert_posts([*cascade(), *corpus()])
+    got = {p.id: p for p in store.get_posts(["weibo:100", "weibo:101", "weibo:103"])}
+    assert got["weibo:100"].parent_id is None and got["weibo:100"].root_id is None
+    assert (got["weibo:103"].parent_id, got["weibo:103"].root_id) == ("weibo:101", "weibo:100")
+    assert store.count(PostQuery(root_ids=("weibo:100",))) == 3
+    assert store.count(PostQuery(root_ids=("weibo:100",), start=T0 + timedelta(minutes=2))) == 2
+    assert store.count(PostQuery(root_ids=("weibo:missing",))) == 0
+    assert ids_of(store.iter_posts(PostQuery(root_ids=("weibo:100",)))) == ["weibo:101", "weibo:102", "weibo:103"]
+    assert hit_ids(store.search(PostQuery(root_ids=("weibo:100",)), sort="oldest")) == [
+        "weibo:101", "weibo:102", "weibo:103"]
+    assert store.terms(PostQuery(), "root_id") == [Bucket("weibo:100", 3)]
+    assert store.histogram(PostQuery(start=T0, end=T0 + timedelta(hours=1)), "hour", group_by="root_id")[0].counts \
+        == {"weibo:100": 3}
+
+
+def test_repost_relation_update_replaces_the_indexed_root(store: Store):
+    store.upsert_posts(cascade())
+    moved = store.get_posts(["weibo:102"])[0].model_copy(update={"root_id": "weibo:200", "parent_id": "weibo:200"})
+    store.upsert_posts([moved])
+    assert store.count(PostQuery(root_ids=("weibo:100",))) == 2
+    assert ids_of(store.iter_posts(PostQuery(root_ids=("weibo:200",)))) == ["weibo:102"]
+    assert store.get_posts(["weibo:102"])[0].parent_id == "weibo:200"
+
+
 # --- alerts -------------------------------------------------------------------------------
 def test_alert_upsert_get_and_update(store: Store):
     alert = make_alert("volume:env", level="红")

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from crawler.extract.feed import FeedError, parse_feed
 from crawler.extract.weibo import WeiboFormatError, parse_count, parse_search_page, weibo_text
+from crawler.items import RawPost
+from crawler.normalize import to_post
 from crawler.spiders.weibo import search_url
 from index.schema import DEFAULT_TZ
 
@@ -141,3 +144,26 @@ def test_search_url_forms():
         "http://h/api/weibo/search?q=%E4%B9%9D%E6%B1%9F&page=2"
     template = "https://m.weibo.cn/api/container/getIndex?containerid=100103type%3D1%26q%3D{keyword}&page={page}"
     assert search_url(template, "濂溪", 3).endswith("q%3D%E6%BF%82%E6%BA%AA&page=3")
+
+
+def test_weibo_reposts_name_their_parent_and_root():
+    """retweeted_status is the cascade's original; pid names the repost a repost reposts."""
+    data = json.loads((Path(__file__).parent / "fixtures" / "weibo_reposts.json").read_text(encoding="utf-8"))
+    first, second, orphan = parse_search_page(data, NOW).posts
+    assert (first.parent_id, first.root_id) == ("4981234567890123", "4981234567890123")
+    assert (second.parent_id, second.root_id) == ("4981234567890201", "4981234567890123")
+    assert (orphan.parent_id, orphan.root_id) == ("4981234567890999", "4981234567890999")   # deleted original
+    assert first.text == "转发微博" and first.extra["retweeted_text"] == "十里河又漂满死鱼了#十里河#"
+    plain = parse_search_page(_page([{"card_type": 9, "mblog": MBLOG}]), NOW).posts[0]
+    assert (plain.parent_id, plain.root_id) == (None, None) and "retweeted_id" not in plain.extra
+
+
+def test_repost_relations_become_post_ids():
+    raw = RawPost(source="weibo_search", platform="weibo", native_id="4981234567890202", content="[心]",
+                  published_at=NOW, parent_native_id="4981234567890201", root_native_id=" 4981234567890123 ")
+    post = to_post(raw, NOW)
+    assert (post.id, post.parent_id, post.root_id) == (
+        "weibo:4981234567890202", "weibo:4981234567890201", "weibo:4981234567890123")
+    original = to_post(RawPost(source="weibo_search", platform="weibo", native_id="1", content="原帖",
+                               published_at=NOW, root_native_id=""), NOW)
+    assert (original.parent_id, original.root_id) == (None, None)

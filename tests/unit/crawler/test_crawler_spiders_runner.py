@@ -114,11 +114,16 @@ def test_weibo_spider_pages_through_keywords():
     item, follow = out
     assert (item.native_id, item.content, item.engagement["reposts"]) == ("49", "九江[赞]", 3)
     assert item.url == "http://127.0.0.1:8000/detail/49"
+    assert (item.parent_native_id, item.root_native_id) == (None, None)
     assert follow.cb_kwargs["page"] == 2
     # page 2 is max_pages: no further request even though the API offers page 3
     data["data"]["cardlistInfo"]["page"] = 3
     response2 = TextResponse(url=follow.url, body=json.dumps(data).encode(), encoding="utf-8", request=follow)
     assert [type(x) for x in spider.parse_search(response2, **follow.cb_kwargs)] == [RawPost]
+    data["data"]["cards"][0]["mblog"]["retweeted_status"] = {"id": 40, "text": "原帖"}
+    response3 = TextResponse(url=follow.url, body=json.dumps(data).encode(), encoding="utf-8", request=follow)
+    repost = next(iter(spider.parse_search(response3, **follow.cb_kwargs)))
+    assert (repost.parent_native_id, repost.root_native_id) == ("40", "40")
     bad = TextResponse(url=follow.url, body=b"<html>login</html>", encoding="utf-8", request=follow)
     assert list(spider.parse_search(bad, **follow.cb_kwargs)) == []
     assert spider.crawler.stats.get_value(metrics.ERROR_KIND + "parse") == 1

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from index.schema import DEFAULT_TZ, Event, Post, Region, Sentiment, Topic
-from nlp.events import EventConfig, EventTracker, TermWeights, event_id_for
+from nlp.events import MERGED_INTO, EventConfig, EventTracker, TermWeights, event_id_for
 from nlp.keywords import KeywordExtractor
 from nlp.regions import Gazetteer
 
@@ -145,3 +145,135 @@ def test_event_round_trips_through_json(tracker, make):
         tracker.assign(make(f"i{i}", text, hours=i))
     [event] = tracker.take_touched()
     assert Event.model_validate_json(event.model_dump_json()) == event
+
+
+# --- repost cascades ------------------------------------------------------------------------
+def repost(make, pid: str, text: str, hours: float, parent: str, root: str | None = None, **kw) -> Post:
+    post = make(pid, text, hours=hours, **kw)
+    return post.model_copy(update={"parent_id": parent, "root_id": root or parent})
+
+
+def test_a_repost_joins_its_original_whatever_its_text(tracker, make):
+    original = tracker.assign(make("i0", INCIDENT[0]))
+    [before] = tracker.take_touched()
+    author_region = Region(province="广东省", province_code="44", city="广州市", city_code="4401", source="author")
+    joined = [tracker.assign(repost(make, f"r{i}", text, 1 + i, "weibo:i0", region=author_region, topic="其他"))
+              for i, text in enumerate(["转发微博", "[心]", "转发"])]
+    # a repost of a repost follows its parent, even after the original's event went dormant
+    late = tracker.assign(repost(make, "r9", "//@甲:转发微博", 24 * 10, "weibo:r0", "weibo:i0"))
+    assert all(a.event_id == original.event_id and a.via_relation for a in [*joined, late])
+    [event] = tracker.take_touched()
+    assert event.post_count == 5 and event.platforms == {"weibo": 5}
+    assert event.extra["centroid"] == before.extra["centroid"]          # empty reposts add nothing
+    assert event.region.district_code == "360402" and event.topic == "环境保护"   # reposters' homes don't count
+    assert event.last_seen == T0 + timedelta(days=10)
+    # … but the span that takes posts by similarity did not stretch: a day-9 post opens its own event
+    assert tracker.assign(make("i1", INCIDENT[1], hours=24 * 9)).new_event
+
+
+def test_a_repost_with_words_moves_the_centroid_only_a_little(tracker, make):
+    tracker.assign(make("i0", INCIDENT[0]))
+    [before] = tracker.take_touched()
+    for i in range(50):
+        tracker.assign(repost(make, f"r{i}", "心疼小狗 小猫 早安打卡", 1 + i / 10, "weibo:i0"))
+    [after] = tracker.take_touched()
+    assert list(after.extra["centroid"])[:5] == list(before.extra["centroid"])[:5]
+    # fifty reposts of one comment weigh less than the original's weakest word
+    assert after.extra["centroid"]["小狗"] < min(before.extra["centroid"].values())
+    assert after.extra["relations"] == 50
+
+
+def test_an_unknown_original_falls_back_to_similarity(tracker, make):
+    first = tracker.assign(make("i0", INCIDENT[0]))
+    orphan = tracker.assign(repost(make, "r", INCIDENT[1], 1, "weibo:gone"))
+    assert orphan.event_id == first.event_id and not orphan.via_relation
+    assert tracker.assign(repost(make, "r2", "转发微博", 2, "weibo:gone")).new_event
+
+
+# --- sub-story merge ------------------------------------------------------------------------
+SUBSTORIES = [
+    "十里河大量死鱼，河面漂满死鱼，河水发黄发臭",
+    "十里河死鱼一片，河边化工厂气味刺鼻，疑似排污",
+    "十里河边化工厂排污，刺鼻气味熏得头疼，死鱼越来越多",
+    "十里河下游鱼塘也出现死鱼，养殖户损失惨重，化工厂排污谁来赔",
+]
+
+
+@pytest.fixture()
+def strict(weights):
+    """Posts never join each other by similarity: each opens an event, so only merges can unite them."""
+    return lambda **kw: EventTracker(weights, EventConfig(threshold=0.99, single_term_threshold=0.99, **kw))
+
+
+def test_sub_stories_of_one_incident_merge_into_the_older_event(strict, make):
+    tracker = strict()
+    got = [tracker.assign(make(f"s{i}", text, hours=i)) for i, text in enumerate(SUBSTORIES)]
+    survivor = event_id_for("weibo:s0")
+    assert {a.event_id for a in got} == {survivor}
+    events = {e.id: e for e in tracker.take_touched()}
+    assert events[survivor].post_count == 4 and events[survivor].first_post_id == "weibo:s0"
+    merged = [e for e in events.values() if e.extra.get(MERGED_INTO)]
+    assert merged and all(e.extra[MERGED_INTO] == survivor and e.post_count == 0 for e in merged)
+    assert {tracker.event_of(f"weibo:s{i}") for i in range(4)} == {survivor}
+    assert tracker.take_merged() == [e.id for e in merged]
+    # a repost of a merged-away event's post goes to the survivor
+    assert tracker.assign(repost(make, "r", "转发微博", 5, "weibo:s1")).event_id == survivor
+
+
+def test_sub_stories_in_different_districts_stay_apart(strict, make):
+    xunyang = Region(province="江西省", province_code="36", city="九江市", city_code="3604", district="浔阳区",
+                     district_code="360403", source="text")
+    tracker = strict()
+    a = tracker.assign(make("s0", SUBSTORIES[0]))
+    b = tracker.assign(make("s1", SUBSTORIES[1], hours=1, region=xunyang))
+    c = tracker.assign(make("s2", SUBSTORIES[2], hours=2, region=None))
+    assert len({a.event_id, b.event_id, c.event_id}) == 3 and tracker.take_merged() == []
+
+
+def test_sub_stories_far_apart_in_time_or_disabled_do_not_merge(strict, make):
+    tracker = strict()
+    a = tracker.assign(make("s0", SUBSTORIES[0]))
+    b = tracker.assign(make("s1", SUBSTORIES[1], hours=60))            # past the 48 h window
+    assert a.event_id != b.event_id
+    off = strict(merge=False)
+    assert len({off.assign(make(f"s{i}", t, hours=i)).event_id for i, t in enumerate(SUBSTORIES)}) == 4
+
+
+def test_merge_window_may_not_exceed_dormancy():
+    with pytest.raises(ValueError, match="merge_window"):
+        EventConfig(merge_window=timedelta(days=4))
+
+
+def test_restart_after_a_merge_continues_identically(strict, make):
+    posts = [make(f"s{i}", text, hours=i) for i, text in enumerate(SUBSTORIES)]
+    posts.append(repost(make, "r", "[心]", 5, "weibo:s2"))
+    straight = strict()
+    expected = [straight.assign(p).event_id for p in posts]
+
+    first_half = strict()
+    got = [first_half.assign(p).event_id for p in posts[:2]]
+    stored = {e.id: Event.model_validate_json(e.model_dump_json()) for e in first_half.take_touched()}
+    restarted = strict()
+    restarted.load_events(stored.values())
+    restarted.remember([p.model_copy(update={"event_id": e}) for p, e in zip(posts[:2], got)])
+    got += [restarted.assign(p).event_id for p in posts[2:]]
+    assert got == expected
+    by_id = {e.id: e for e in straight.take_touched()}
+    for event in restarted.take_touched():
+        if not event.extra.get(MERGED_INTO):
+            assert event.post_count == by_id[event.id].post_count
+            assert event.extra["centroid"] == by_id[event.id].extra["centroid"]
+
+
+def test_a_stored_tombstone_redirects_to_its_survivor(strict, make):
+    tracker = strict()
+    for i, text in enumerate(SUBSTORIES[:2]):
+        tracker.assign(make(f"s{i}", text, hours=i))
+    stored = tracker.take_touched()
+    [tombstone] = [e for e in stored if e.extra.get(MERGED_INTO)]
+    fresh = strict()
+    fresh.load_events(stored)
+    assert fresh.resolve(tombstone.id) == event_id_for("weibo:s0") and len(fresh) == 1
+    # a post still pointing at the merged-away event (stored before the merge) resolves too
+    fresh.remember([make("s1", SUBSTORIES[1], hours=1).model_copy(update={"event_id": tombstone.id})])
+    assert fresh.event_of("weibo:s1") == event_id_for("weibo:s0")

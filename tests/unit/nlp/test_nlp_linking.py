@@ -1,4 +1,5 @@
 """Dup groups and events over a real SQLite store: replays, restarts, late originals, failures, the App job."""
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from index.schema import DEFAULT_TZ, Post
 from index.sqlite.store import SQLiteStore
 from index.store import PostQuery, StoreUnavailable
 from nlp.enrich import Enricher
-from nlp.linking import StreamLinker
+from nlp.events import EventConfig
+from nlp.linking import StreamLinker, relation_order
 
 T0 = datetime(2026, 11, 19, 6, 0, tzinfo=DEFAULT_TZ)
 CRAWLED = datetime(2026, 11, 22, 12, 0, tzinfo=DEFAULT_TZ)
@@ -224,3 +226,64 @@ def test_store_outage_keeps_the_batch_and_the_links_consistent(app):
     [event] = app.store.get_events(["ev:weibo:0"])
     assert event.post_count == 4          # counted once, although linked twice
     assert isinstance(app.inbox, Inbox)
+
+
+# --- repost cascades and sub-story merges -----------------------------------------------------
+def cascade(enricher, original_hours: float = 0.0) -> list[Post]:
+    """The original, two empty reposts and a repost of a repost; the first repost is dated before the original."""
+    posts = [make(100, ORIGINAL, original_hours)]
+    for i, (text, hours, parent) in enumerate((("转发微博", -0.5, "weibo:100"), ("[心]", 1, "weibo:100"),
+                                               ("//@甲:转发微博", 2, "weibo:101")), start=101):
+        posts.append(make(i, text, hours).model_copy(update={"parent_id": parent, "root_id": "weibo:100"}))
+    return enricher.enrich(posts)
+
+
+def test_orphan_reposts_before_their_original_in_one_batch_still_join_it(tmp_path, enricher):
+    store = open_store(tmp_path / "a.db")
+    batch = feed(StreamLinker.for_enricher(store, enricher), store, cascade(enricher))
+    assert {p.event_id for p in batch.posts} == {"ev:weibo:100"}
+    [event] = store.get_events(["ev:weibo:100"])
+    assert event.post_count == 4 and event.first_post_id == "weibo:101"      # the earliest post, id stays
+
+
+def test_a_repost_finds_its_stored_original_after_a_restart(tmp_path, enricher):
+    store = open_store(tmp_path / "a.db")
+    original, *reposts = cascade(enricher)
+    feed(StreamLinker.for_enricher(store, enricher), store, [original])
+    late = [p.model_copy(update={"published_at": p.published_at + timedelta(days=9)}) for p in reposts]
+    batch = feed(StreamLinker.for_enricher(store, enricher), store, late)   # beyond dormancy, fresh process
+    assert {p.event_id for p in batch.posts} == {"ev:weibo:100"}
+    assert store.get_events(["ev:weibo:100"])[0].post_count == 4
+
+
+def test_relation_order_puts_reposts_after_what_they_repost():
+    a = make(1, "甲", 0)
+    b = make(2, "乙", 0).model_copy(update={"parent_id": "weibo:3", "root_id": "weibo:1"})
+    c = make(3, "丙", 1).model_copy(update={"parent_id": "weibo:1", "root_id": "weibo:1"})
+    loop = make(4, "丁", 2).model_copy(update={"parent_id": "weibo:5"})
+    back = make(5, "戊", 3).model_copy(update={"parent_id": "weibo:4"})
+    assert [p.id for p in relation_order([b, a, c, loop, back])] == ["weibo:1", "weibo:3", "weibo:2",
+                                                                      "weibo:4", "weibo:5"]
+
+
+SUBSTORY_A = "十里河大量死鱼，河面漂满死鱼，河水发黄发臭，濂溪区"
+SUBSTORY_B = "十里河下游鱼塘也出现死鱼，养殖户损失惨重，化工厂排污谁来赔，濂溪区"
+
+
+def test_a_merge_re_points_the_stored_posts_of_the_merged_event(tmp_path, enricher):
+    store = open_store(tmp_path / "a.db")
+    config = EventConfig(threshold=0.99, single_term_threshold=0.99)   # posts never join: only merges unite
+    linker = StreamLinker.for_enricher(store, enricher, events=config)
+    first = enricher.enrich([make(1, SUBSTORY_A, 0), make(2, SUBSTORY_B, 1)])
+    feed(linker, store, first[:1])
+    with_merge = StreamLinker.for_enricher(store, enricher, events=replace(config, merge=False))
+    feed(with_merge, store, first[1:])                                  # two events stored apart
+    assert {p.event_id for p in store.iter_posts()} == {"ev:weibo:1", "ev:weibo:2"}
+    third = enricher.enrich([make(3, "濂溪区十里河死鱼：养殖户要求化工厂赔偿鱼塘损失", 2)])
+    batch = feed(StreamLinker.for_enricher(store, enricher, events=config), store, third)
+    assert [p.id for p in batch.updated] == ["weibo:2"]
+    assert {p.event_id for p in store.iter_posts()} == {"ev:weibo:1"}
+    [tombstone] = store.get_events(["ev:weibo:2"])
+    assert tombstone.extra["merged_into"] == "ev:weibo:1" and tombstone.post_count == 0
+    assert [e.id for e in store.list_events()] == ["ev:weibo:1"]
+    assert store.get_events(["ev:weibo:1"])[0].post_count == 3
