@@ -74,10 +74,12 @@ def test_v1_database_migrates_and_backfills_hot_words(tmp_path: Path):
     path = tmp_path / "old.db"
     with SQLiteStore(path) as s:
         s.upsert_posts([post(1), post(2, tokens=["暴雨", "积水"], keywords=["积水"])])
-    # Turn it into what version 1 wrote: no hot-word table, no events table.
+    # Turn it into what version 1 wrote: no hot-word table, no events table, no root_id column.
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE post_terms")
     conn.execute("DROP TABLE events")
+    conn.execute("DROP INDEX posts_root")
+    conn.execute("ALTER TABLE posts DROP COLUMN root_id")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
