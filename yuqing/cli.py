@@ -119,6 +119,68 @@ def cmd_warn(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """`yuqing warn replay`: cascades among background posts through the real pipeline in simulated time."""
+    from .replay import ReplayInputError, ReplayOptions, run_replay
+    from .replay.report import render
+    if not args.verbose:       # per-tick INFO lines would bury the progress bar
+        for name in ("yuqing", "nlp", "index", "warning"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    data = args.data or os.environ.get("YUQING_SHARED_DATA")
+    options = ReplayOptions(
+        cascades=Path(args.cascades), background=Path(args.background) if args.background else None,
+        data_dir=Path(data) if data else None, days=args.days, warmup_days=args.warmup_days, start=args.start,
+        seed=args.seed, split=args.split, limit=args.limit, sample=args.sample,
+        rules=Path(args.rules) if args.rules else None, interval_minutes=args.interval,
+        background_per_day=args.background_per_day, progress=not args.no_progress,
+        keep=Path(args.keep) if args.keep else None)
+    try:
+        result = run_replay(args.config, options)
+    except ReplayInputError as exc:
+        print(f"warn replay: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        print(render(result, _settings(args).tz))
+    return EXIT_OK
+
+
+def add_replay_parser(sub) -> None:
+    from .replay.background import DEFAULT_PER_DAY
+    from .replay.cascades import SPLITS
+    q = sub.add_parser("replay", help="measure detection: replay repost cascades among background posts "
+                                      "in simulated time (recall, delays, false alerts)")
+    # SUPPRESS: `yuqing warn --config X replay` keeps X (a subparser default would overwrite it).
+    q.add_argument("--config", default=argparse.SUPPRESS, help="app.yaml (default: that of `warn`)")
+    q.add_argument("--cascades", required=True, help="cascades in the CED format (JSONL, .gz allowed), e.g. "
+                                                     "../shared/data/weibo_propagation/ced_cascades.jsonl.gz")
+    q.add_argument("--background", help="JSONL of posts as background (default: generated from --data)")
+    q.add_argument("--data", help="shared data folder for the generated background "
+                                  "(default: $YUQING_SHARED_DATA, else app.yaml nlp.shared_data)")
+    q.add_argument("--background-per-day", type=float, default=DEFAULT_PER_DAY,
+                   help="generated background posts per day (default: %(default)s; 0: none)")
+    q.add_argument("--days", type=int, default=3, help="simulated days with cascades (default: %(default)s)")
+    q.add_argument("--warmup-days", type=int, default=2,
+                   help="days of background only before them, for the rules' baselines (default: %(default)s)")
+    q.add_argument("--start", default="2024-05-06", help="first simulated day, YYYY-MM-DD (default: %(default)s)")
+    q.add_argument("--rules", help="a rules.yaml to use instead of the configured one")
+    q.add_argument("--interval", type=float, help="minutes between evaluations "
+                                                   "(default: app.yaml schedule.warning.interval_minutes)")
+    q.add_argument("--split", choices=SPLITS, default="test",
+                   help="half of the cascades (by a hash of their id): tune rules on tune, report on test "
+                        "(default: %(default)s)")
+    q.add_argument("--limit", type=int, help="at most this many cascades (a seeded sample)")
+    q.add_argument("--sample", type=float, help="this fraction of the split's cascades (a seeded sample)")
+    q.add_argument("--seed", type=int, default=0, help="placement, background and sampling seed")
+    q.add_argument("--keep", metavar="DIR", help="keep the replay's store and notified alerts (alerts.jsonl) "
+                                                 "in DIR, an empty or new folder (default: a temporary folder)")
+    q.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    q.add_argument("--verbose", action="store_true", help="keep the per-tick INFO logs")
+    q.set_defaults(func=cmd_replay)
+
+
 def cmd_brief(args: argparse.Namespace) -> int:
     from .jobs import App
     settings = _settings(args)
@@ -240,9 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("names", nargs="*", help="batch file names (default: every quarantined batch)")
     q.set_defaults(func=cmd_inbox_retry)
 
-    p = with_config(sub.add_parser("warn", help="evaluate warning rules once"))
+    p = with_config(sub.add_parser("warn", help="evaluate warning rules once; `warn replay` measures detection"))
     p.add_argument("--at", type=_parse_time, default=None, help="evaluate as of this time (default: now)")
     p.set_defaults(func=cmd_warn)
+    wsub = p.add_subparsers(dest="warn_command", required=False, metavar="ACTION")
+    add_replay_parser(wsub)
 
     p = with_config(sub.add_parser("brief", help="write the daily briefing (HTML)"))
     p.add_argument("--at", type=_parse_time, default=None, help="briefing time (default: now)")

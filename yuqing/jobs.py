@@ -46,6 +46,13 @@ class EnrichReport:
     recovered: list[str] = field(default_factory=list)   # stale claims of dead drainers put back
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)   # seconds per step: enrich, link, store
+
+
+def _lap(timings: dict[str, float], step: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[step] = timings.get(step, 0.0) + now - since
+    return now
 
 
 class App:
@@ -263,10 +270,28 @@ class App:
         inbox.done(batch)
         return True
 
+    def ingest(self, posts: list, report: EnrichReport | None = None) -> EnrichReport:
+        """Enrich, link and store posts that come from elsewhere than the inbox (the replay harness),
+        through the same steps as a drained batch."""
+        report = report or EnrichReport()
+        with self._lock:
+            try:
+                result = self._store_enriched(posts, report)
+            except BaseException:
+                self._forget_links()
+                raise
+        report.batches += 1
+        report.posts += result.written
+        report.errors.extend(f"{pid}: {why}" for pid, why in result.errors.items())
+        return report
+
     def _store_enriched(self, posts: list, report: EnrichReport):
         """Enrich, link and upsert posts; returns the store's UpsertReport."""
+        clock = time.perf_counter()
         enriched = self.enricher.enrich(posts) if posts else []
+        clock = _lap(report.timings, "enrich", clock)
         linked = self._link(enriched)
+        clock = _lap(report.timings, "link", clock)
         result = self.store.upsert_posts(linked.posts if linked else enriched)
         if linked is not None:
             if linked.updated:
@@ -275,6 +300,7 @@ class App:
             report.duplicates += linked.duplicates
             report.regrouped += len(linked.updated)
             report.events += len(linked.events)
+        _lap(report.timings, "store", clock)
         return result
 
     def _reenrich(self, report: EnrichReport, skip: set[str]) -> None:
