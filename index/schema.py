@@ -167,8 +167,6 @@ class Post(_Model):
     rumor: RiskFlag | None = Field(default=None, description="rumour risk from the rumor model")
     region: Region | None = None
     event_id: str | None = None
-    parent_id: str | None = Field(default=None, description="id of the post this one reposts or comments on")
-    root_id: str | None = Field(default=None, description="id of the cascade's original post")
     dup_group: str | None = Field(default=None, description="near-duplicate group id")
     is_first_report: bool = Field(default=False, description="首发: earliest post of its dup group")
     pii_masked: bool = False
