@@ -78,6 +78,8 @@ def test_v1_database_migrates_and_backfills_hot_words(tmp_path: Path):
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE post_terms")
     conn.execute("DROP TABLE events")
+    conn.execute("DROP INDEX posts_root")
+    conn.execute("ALTER TABLE posts DROP COLUMN root_id")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -89,6 +91,23 @@ def test_v1_database_migrates_and_backfills_hot_words(tmp_path: Path):
         assert [(b.key, b.count) for b in s.terms(PostQuery(), "keywords")] == [("暴雨", 1), ("积水", 1)]
         assert s.count() == 2 and s.search(PostQuery(text="内涝")).total == 2
         assert s.list_events() == []
+
+
+def test_v3_database_gains_the_root_id_column(tmp_path: Path):
+    path = tmp_path / "v3.db"
+    with SQLiteStore(path) as s:
+        s.upsert_posts([post(1)])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX posts_root")
+    conn.execute("ALTER TABLE posts DROP COLUMN root_id")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path) as s:
+        assert pragma(path, "user_version") == SCHEMA_VERSION
+        assert s.count(PostQuery(root_ids=("weibo:1",))) == 0
+        s.upsert_posts([post(2).model_copy(update={"parent_id": "weibo:1", "root_id": "weibo:1"})])
+        assert s.count(PostQuery(root_ids=("weibo:1",))) == 1 and s.count() == 2
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path):
