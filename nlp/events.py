@@ -30,7 +30,8 @@ every event active at a moment still has a post within `dormancy` of it.
 
 Sub-stories (死鱼, 水质谣言, 化工厂排污 of one incident) open events of their own when
 their words differ. After a post changes an event's centroid, the event is compared
-with the events active within `merge_window` of that post: same place (region codes
+with the events active within `merge_window` of that post (reposts and copies, which
+barely move a centroid, do not trigger this): same place (region codes
 on one line, city level or finer), `merge_min_shared_terms` shared non-place terms
 and centroid cosine ≥ `merge_similarity` merge them. The older event (earliest first
 post) survives with its id; the other is kept as a tombstone (post_count 0,
@@ -59,6 +60,8 @@ STATE_VERSION = 1
 MERGED_INTO = "merged_into"                  # Event.extra key of a merged-away event: the survivor's id
 # What a repost says when it says nothing: no weight in the centroid.
 _REPOST_WORDS = frozenset({"转发", "微博", "转发微博", "转载", "评论", "回复", "repost"})
+_REPOST_CHAIN = re.compile(r"//\s*@")                  # "我的话//@甲:甲的话": what follows is the parent's
+_MENTION = re.compile(r"@[^\s@:：,，。!！?？/]{1,30}")
 _REDIRECT_DEPTH = 16
 HASHTAG = re.compile(r"#([^#\s]{2,30})#")
 _LEAD_SPLIT = re.compile(r"[。！？!?\n；;]")
@@ -308,7 +311,7 @@ class EventTracker:
         target = None
         related = self.related_cluster(post)
         if related is not None:
-            vector = {t: w for t, w in vector.items() if t not in _REPOST_WORDS}
+            vector = _own_words(post, vector)
             target = EventAssignment(related.id, similarity=related.similarity(vector), via_relation=True)
             weight = self.config.relation_weight / (related.relations + 1) ** 2 if vector else 0.0
             self._join(related, post, vector, weight, relation=True)
@@ -327,8 +330,7 @@ class EventTracker:
             target = EventAssignment(cluster.id, new_event=True, similarity=1.0)
         self._post_events[post.id] = (target.event_id, published)
         self._touched[target.event_id] = None
-        if self.config.merge and (target.new_event or not (target.via_duplicate or target.via_relation)
-                                  or (target.via_relation and vector)):
+        if self.config.merge and not (target.via_duplicate or target.via_relation):
             target.event_id = self._merge_from(self._clusters[target.event_id], published)
         return target
 
@@ -523,6 +525,13 @@ class EventTracker:
         for post_id in old:
             del self._post_events[post_id]
         return len(old)
+
+
+def _own_words(post: Post, vector: Mapping[str, float]) -> dict[str, float]:
+    """A repost's terms that are its own: not in the quoted chain (//@甲:…), not a name, not boilerplate."""
+    own = _MENTION.sub(" ", _REPOST_CHAIN.split(post.text, maxsplit=1)[0])
+    return {t: w for t, w in vector.items()
+            if t not in _REPOST_WORDS and (t[1:] if t.startswith("#") else t) in own}
 
 
 def _cut(weights: Mapping[str, float], n: int) -> dict[str, float]:

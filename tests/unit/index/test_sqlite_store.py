@@ -93,6 +93,23 @@ def test_v1_database_migrates_and_backfills_hot_words(tmp_path: Path):
         assert s.list_events() == []
 
 
+def test_v3_database_gains_the_root_id_column(tmp_path: Path):
+    path = tmp_path / "v3.db"
+    with SQLiteStore(path) as s:
+        s.upsert_posts([post(1)])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX posts_root")
+    conn.execute("ALTER TABLE posts DROP COLUMN root_id")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path) as s:
+        assert pragma(path, "user_version") == SCHEMA_VERSION
+        assert s.count(PostQuery(root_ids=("weibo:1",))) == 0
+        s.upsert_posts([post(2).model_copy(update={"parent_id": "weibo:1", "root_id": "weibo:1"})])
+        assert s.count(PostQuery(root_ids=("weibo:1",))) == 1 and s.count() == 2
+
+
 def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path):
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
     migrate(conn, MIGRATIONS[:1])

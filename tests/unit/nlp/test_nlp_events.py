@@ -277,3 +277,11 @@ def test_a_stored_tombstone_redirects_to_its_survivor(strict, make):
     # a post still pointing at the merged-away event (stored before the merge) resolves too
     fresh.remember([make("s1", SUBSTORIES[1], hours=1).model_copy(update={"event_id": tombstone.id})])
     assert fresh.event_of("weibo:s1") == event_id_for("weibo:s0")
+
+
+def test_a_repost_counts_only_its_own_words(tracker, make):
+    tracker.assign(make("i0", INCIDENT[0]))
+    tracker.assign(repost(make, "r", "太吓人了 @濂溪发布 //@王大锤:化工厂排污 养殖户 损失", 1, "weibo:i0"))
+    [event] = tracker.take_touched()
+    centroid = event.extra["centroid"]
+    assert "吓人" in centroid and not {"王大锤", "养殖户", "濂溪", "发布"} & set(centroid)

@@ -108,3 +108,25 @@ def test_environment_default_in_url(config_dir, monkeypatch):
     assert load_settings(config_dir / "app.yaml").sources.sources[0].start_urls == ["http://127.0.0.1:8800/rss.xml"]
     monkeypatch.setenv("NO_SUCH_BASE", "http://127.0.0.1:9")
     assert load_settings(config_dir / "app.yaml").sources.sources[0].start_urls == ["http://127.0.0.1:9/rss.xml"]
+
+
+@pytest.mark.parametrize("events, field", [
+    ({"merge_window_hours": 96}, "nlp.events.merge_window_hours"),
+    ({"merge_similarity": 0}, "nlp.events.merge_similarity"),
+    ({"relation_weight": 2}, "nlp.events.relation_weight"),
+    ({"merge_min_shared_terms": 0}, "nlp.events.merge_min_shared_terms"),
+    ({"merge_treshold": 0.3}, "nlp.events.merge_treshold"),
+])
+def test_event_settings_are_validated(config_dir, events, field):
+    _edit(config_dir / "app.yaml", lambda d: d["nlp"].update(events=events))
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_dir / "app.yaml")
+    assert "app.yaml" in str(err.value) and field in str(err.value)
+
+
+def test_event_settings_build_the_event_config(config_dir):
+    from datetime import timedelta
+    _edit(config_dir / "app.yaml", lambda d: d["nlp"].update(events={"merge": False, "merge_window_hours": 12,
+                                                                    "relation_weight": 0.05}))
+    config = load_settings(config_dir / "app.yaml").app.nlp.events.event_config()
+    assert (config.merge, config.merge_window, config.relation_weight) == (False, timedelta(hours=12), 0.05)
