@@ -166,6 +166,7 @@ class Post(_Model):
     topics: list[Topic] = Field(default_factory=list)
     rumor: RiskFlag | None = Field(default=None, description="rumour risk from the rumor model")
     region: Region | None = None
+    schemes: list[str] = Field(default_factory=list, description="monitoring schemes (监测方案) the post matches")
     event_id: str | None = None
     dup_group: str | None = Field(default=None, description="near-duplicate group id")
     is_first_report: bool = Field(default=False, description="首发: earliest post of its dup group")

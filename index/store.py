@@ -44,6 +44,7 @@ class PostQuery:
     event_ids: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     root_ids: tuple[str, ...] = ()          # posts of these repost cascades (Post.root_id)
+    schemes: tuple[str, ...] = ()           # posts tagged with any of these monitoring schemes (Post.schemes)
     enriched: bool | None = None            # None: both; False: not yet enriched
 
 
@@ -140,7 +141,8 @@ class PostIndex(abc.ABC):
 
     @abc.abstractmethod
     def terms(self, query: PostQuery, field: str, size: int = 10) -> list[Bucket]:
-        """Top values of a keyword field (KEYWORD_FIELDS) or 'tokens'/'keywords' (hot words)."""
+        """Top values of a keyword field (KEYWORD_FIELDS), 'tokens'/'keywords' (hot words) or
+        'schemes' (posts per monitoring scheme; a post counts once for each scheme it matches)."""
 
 
 class AlertStore(abc.ABC):

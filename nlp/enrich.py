@@ -31,6 +31,7 @@ from .errors import ModelFormatError, ModelNotFoundError
 from .keywords import KeywordExtractor
 from .privacy import contains_pii
 from .regions import Gazetteer, RegionExtractor
+from .schemes import SchemeMatcher
 from .segment import Segmenter, default_segmenter
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,10 @@ class Enricher:
                  emotion: Any | None = None, rumor: Any | None = None,
                  batch_size: int = 256, top_keywords: int = 8, topic_min_score: float = 0.25, max_topics: int = 3,
                  rumor_threshold: float | None = None,
-                 max_analysis_chars: int = 20000, segment_timeout_s: float = 5.0):
+                 max_analysis_chars: int = 20000, segment_timeout_s: float = 5.0,
+                 schemes: SchemeMatcher | None = None):
         self.segmenter = segmenter
+        self.schemes = schemes or SchemeMatcher([])
         self.sentiment = sentiment
         self.topic = topic
         self.emotion = emotion
@@ -105,7 +108,7 @@ class Enricher:
     @classmethod
     def from_models_dir(cls, models_dir: Path, *, home_region: Sequence[str] = (), user_dicts: Sequence[Path] = (),
                         batch_size: int = 256, max_analysis_chars: int = 20000,
-                        segment_timeout_s: float = 5.0) -> "Enricher":
+                        segment_timeout_s: float = 5.0, schemes: SchemeMatcher | None = None) -> "Enricher":
         """Load <models_dir>/sentiment and /topic (required), /emotion and /rumor (when present); the
         gazetteer from <models_dir>/regions if present, else the shipped one. The defaults: nlp/models."""
         models_dir = Path(models_dir)
@@ -123,10 +126,10 @@ class Enricher:
         segmenter.warm_up()
         return cls(segmenter=segmenter, sentiment=sentiment, topic=topic, emotion=emotion, rumor=rumor,
                    regions=regions, batch_size=batch_size, max_analysis_chars=max_analysis_chars,
-                   segment_timeout_s=segment_timeout_s)
+                   segment_timeout_s=segment_timeout_s, schemes=schemes)
 
     def enrich(self, posts: Sequence[Post]) -> list[Post]:
-        """New Post objects with tokens, keywords, sentiment, topics, region, pii_masked and enriched_at set."""
+        """New Post objects with tokens, keywords, sentiment, topics, region, schemes, pii_masked and enriched_at set."""
         out: list[Post] = []
         for start in range(0, len(posts), self.batch_size):
             batch = list(posts[start:start + self.batch_size])
@@ -163,12 +166,14 @@ class Enricher:
         for i, (post, text, ws) in enumerate(zip(batch, texts, words)):
             s_row = sentiment_probs[i]
             best = int(s_row.argmax())
+            region = self._region(post, text, ws)
             update = {
                 "tokens": self.segmenter.content_tokens(ws),
                 "keywords": self.keywords.from_words(ws, self.top_keywords),
                 "sentiment": Sentiment(label=self.sentiment.labels[best], score=_prob(s_row[best])),
                 "topics": self._topics(topic_probs[i]),
-                "region": self._region(post, text, ws),
+                "region": region,
+                "schemes": self._schemes(post.text, region),
                 "pii_masked": contains_pii(post.text),
                 "analysis_truncated": truncated[i],
                 "enriched_at": stamp,
@@ -198,6 +203,12 @@ class Enricher:
         order = row.argsort()[::-1]
         chosen = [i for i in order[: self.max_topics] if row[i] >= self.topic_min_score] or [int(order[0])]
         return [Topic(label=self.topic.labels[i], score=_prob(row[i])) for i in chosen]
+
+    def _schemes(self, text: str, region: Region | None) -> list[str]:
+        if not self.schemes:
+            return []
+        codes = [c for c in (region.province_code, region.city_code, region.district_code) if c] if region else []
+        return self.schemes.match_text(text, codes)
 
     def _region(self, post: Post, text: str, words: list[str]) -> Region | None:
         if self.regions is None:

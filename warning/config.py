@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from index.configbase import StrictModel, check_unique
+from nlp.schemes import SchemeDef, check_unique_names
 
 
 class TopicDef(StrictModel):
@@ -20,15 +21,24 @@ class TopicDef(StrictModel):
 class TopicsFile(StrictModel):
     topics: list[TopicDef]
     home_region: list[str] = Field(default_factory=list, description="region codes this office is responsible for")
+    schemes: list[SchemeDef] = Field(default_factory=list,
+                                     description="monitoring schemes (监测方案) every enriched post is tagged with")
+
+    @field_validator("schemes")
+    @classmethod
+    def _unique_schemes(cls, schemes: list[SchemeDef]) -> list[SchemeDef]:
+        check_unique_names(schemes)
+        return schemes
+
+    @property
+    def scheme_names(self) -> set[str]:
+        return {s.name for s in self.schemes}
 
     @model_validator(mode="before")
     @classmethod
     def _not_yet(cls, data: Any) -> Any:
         # Accepting these and then ignoring them would promise what no code does.
         if isinstance(data, dict):
-            if "schemes" in data:
-                raise ValueError("schemes: monitoring schemes (监测方案) are not implemented yet; "
-                                 "remove the key (rules narrow posts with `filter:` meanwhile)")
             for i, topic in enumerate(data.get("topics") or []):
                 if isinstance(topic, dict) and "keywords" in topic:
                     raise ValueError(f"topics.{i}.keywords: topic keywords are not used by any component; "

@@ -34,27 +34,31 @@ from .durations import Duration
 
 logger = logging.getLogger(__name__)
 
-GroupBy = Literal["topic", "region", "platform", "none"]
-# Store keyword field behind each grouping (see index.store.KEYWORD_FIELDS).
-GROUP_FIELDS: dict[str, str | None] = {"topic": "topic", "region": "region_code", "platform": "platform", "none": None}
+GroupBy = Literal["topic", "region", "platform", "scheme", "none"]
+# Store field behind each grouping (see index.store.KEYWORD_FIELDS; "schemes" is multi-valued:
+# a post counts in every scheme it matches).
+GROUP_FIELDS: dict[str, str | None] = {"topic": "topic", "region": "region_code", "platform": "platform",
+                                       "scheme": "schemes", "none": None}
 ALL_GROUPS = "all"   # group id of a rule that does not group
 
 
 class RuleFilter(BaseModel):
     """Narrows a rule to part of the stream; empty fields do not filter.
 
-    `text` is a store full-text query (words ANDed, "quoted phrase" allowed),
-    e.g. a monitoring scheme's key terms.
+    `schemes` keeps posts tagged with any of these monitoring schemes (topics.yaml `schemes:`);
+    `text` is a store full-text query (words ANDed, "quoted phrase" allowed).
     """
     model_config = ConfigDict(extra="forbid")
     platforms: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
     region_codes: list[str] = Field(default_factory=list)
+    schemes: list[str] = Field(default_factory=list, description="monitoring scheme names (any of them)")
     text: str | None = None
 
     def query(self, start: datetime, end: datetime) -> PostQuery:
         return PostQuery(text=self.text or None, start=start, end=end, platforms=tuple(self.platforms),
-                         topics=tuple(self.topics), region_codes=tuple(self.region_codes))
+                         topics=tuple(self.topics), region_codes=tuple(self.region_codes),
+                         schemes=tuple(self.schemes))
 
 
 class RuleParams(BaseModel):
@@ -79,6 +83,8 @@ def group_query(base: PostQuery, group_by: str, key: str | None) -> PostQuery:
         return dataclasses.replace(base, event_ids=(key,))
     if group_by == "source":
         return dataclasses.replace(base, sources=(key,))
+    if group_by == "scheme":
+        return dataclasses.replace(base, schemes=(key,))
     return base
 
 
@@ -197,10 +203,12 @@ def _describe_error(error: Mapping[str, Any], rule_type: type[Rule]) -> tuple[st
     return loc, message
 
 
-def validate_rules(rules_file: RulesFile, path: Path, known_topics: set[str] | None = None) -> None:
+def validate_rules(rules_file: RulesFile, path: Path, known_topics: set[str] | None = None,
+                   known_schemes: set[str] | None = None) -> None:
     """Check every rule's type and parameters; raise ConfigError naming file, rule, field and problem.
 
-    With `known_topics` (topics.yaml's labels), topics a rule filters on or ignores must exist there.
+    With `known_topics` (topics.yaml's labels), topics a rule filters on or ignores must exist there;
+    with `known_schemes` (topics.yaml's scheme names), so must the schemes it filters or groups on.
     """
     problems: list[str] = []
     known = ", ".join(RULE_TYPES.names())
@@ -232,5 +240,12 @@ def validate_rules(rules_file: RulesFile, path: Path, known_topics: set[str] | N
                     if topic not in known_topics:
                         problems.append(f"{where}.ignore_groups: unknown topic {topic!r}; "
                                         f"topics.yaml defines {sorted(known_topics)}")
+        if known_schemes is not None:
+            for scheme in params.filter.schemes:
+                if scheme not in known_schemes:
+                    problems.append(f"{where}.filter.schemes: unknown scheme {scheme!r}; topics.yaml schemes: "
+                                    f"{sorted(known_schemes) or 'none defined'}")
+            if getattr(params, "group_by", None) == "scheme" and not known_schemes:
+                problems.append(f"{where}.group_by: 'scheme' needs monitoring schemes in topics.yaml `schemes:`")
     if problems:
         raise ConfigError("\n".join(problems))

@@ -204,7 +204,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         query = PostQuery(text=" ".join(args.words) or None, start=_at(args.since, settings),
                           end=_at(args.until, settings),
                           sentiments=tuple(args.sentiment or ()), topics=tuple(args.topic or ()),
-                          platforms=tuple(args.platform or ()), region_codes=tuple(args.region or ()))
+                          platforms=tuple(args.platform or ()), region_codes=tuple(args.region or ()),
+                          schemes=_check_schemes(args.scheme, settings))
         result = app.store.search(query, size=args.size, sort=args.sort)
     finally:
         app.close()
@@ -214,6 +215,83 @@ def cmd_search(args: argparse.Namespace) -> int:
         snippet = mask_pii(hit.highlight or p.text[:80]).replace("\n", " ")
         snippet = html.unescape(snippet.replace("<em>", "【").replace("</em>", "】"))
         print(f"{p.published_at.astimezone(settings.tz):%m-%d %H:%M} {p.platform:9s} {p.sentiment_label or '-'} {p.topic or '-'}  {snippet}")
+    return EXIT_OK
+
+
+def _check_schemes(names: list[str] | None, settings: Settings) -> tuple[str, ...]:
+    known = settings.topics.scheme_names
+    for name in names or ():
+        if name not in known:
+            raise ConfigError(f"--scheme {name!r}: no such monitoring scheme in "
+                              f"{settings.file('topics')} (schemes: {', '.join(sorted(known)) or 'none'})")
+    return tuple(names or ())
+
+
+def cmd_schemes_list(args: argparse.Namespace) -> int:
+    """The configured schemes, their word groups, and how many posts each tagged lately."""
+    from datetime import timedelta
+
+    from index.schema import now
+    from index.store import PostQuery
+
+    from .jobs import App
+    settings = _settings(args)
+    schemes = settings.topics.schemes
+    if not schemes:
+        print(f"no monitoring schemes in {settings.file('topics')} (add a `schemes:` list)")
+        return EXIT_OK
+    app = App(settings)
+    try:
+        end = _at(args.at, settings) or now()
+        counts = {b.key: b.count for b in app.store.terms(PostQuery(start=end - timedelta(days=args.days), end=end),
+                                                          "schemes", size=len(schemes) + 10)}
+    finally:
+        app.close()
+    rows = []
+    for s in schemes:
+        groups = {"主体": s.subject, "地域": [*s.region, *s.region_codes], "事件": s.event, "排除": s.exclude}
+        rows.append({"name": s.name, "enabled": s.enabled, "description": s.description,
+                     "groups": {k: v for k, v in groups.items() if v}, f"posts_last_{args.days}d": counts.get(s.name, 0)})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for row in rows:
+        state = "" if row["enabled"] else "（停用）"
+        print(f"{row['name']}{state}: {row[f'posts_last_{args.days}d']} 条 / 近{args.days}天"
+              + (f" — {row['description']}" if row["description"] else ""))
+        for group, words in row["groups"].items():
+            print(f"  {group}: {' | '.join(words)}")
+    return EXIT_OK
+
+
+def cmd_schemes_test(args: argparse.Namespace) -> int:
+    """Which schemes a text matches, to try a scheme before it tags the stream."""
+    from nlp.schemes import SchemeMatcher
+    settings = _settings(args)
+    text = " ".join(args.text) if args.text else sys.stdin.read()
+    codes = tuple(args.region or ())
+    if not codes:     # the region enrichment would find, so 地域代码 groups answer as in the stream
+        from nlp.regions import RegionExtractor
+        from nlp.segment import default_segmenter
+        region = RegionExtractor.default(settings.topics.home_region, default_segmenter()).extract(text)
+        codes = tuple(c for c in (region.province_code, region.city_code, region.district_code) if c) \
+            if region else ()
+        print(f"地区: {region.name if region else '（未识别）'} {' '.join(codes)}".rstrip(), file=sys.stderr)
+    matched = SchemeMatcher(settings.topics.schemes).match_text(text, codes)
+    print("\n".join(matched) if matched else "(no scheme matches)")
+    return EXIT_OK if matched else EXIT_FAILED
+
+
+def cmd_schemes_apply(args: argparse.Namespace) -> int:
+    from .jobs import App
+    settings = _settings(args)
+    app = App(settings)
+    try:
+        read, changed = app.retag_schemes(_at(args.since, settings), _at(args.until, settings),
+                                          progress=not args.no_progress)
+    finally:
+        app.close()
+    print(f"{read} stored posts read, {changed} re-tagged")
     return EXIT_OK
 
 
@@ -321,9 +399,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topic", action="append")
     p.add_argument("--platform", action="append")
     p.add_argument("--region", action="append", help="region code, e.g. 3604 or 360402")
+    p.add_argument("--scheme", action="append", help="monitoring scheme name from topics.yaml (repeatable: any of them)")
     p.add_argument("--size", type=int, default=20)
     p.add_argument("--sort", default="newest", choices=["relevance", "newest", "oldest", "engagement"])
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("schemes", help="monitoring schemes (监测方案) of topics.yaml: list, try, re-tag stored posts")
+    ssub = p.add_subparsers(dest="schemes_command", required=True, metavar="ACTION")
+    q = with_config(ssub.add_parser("list", help="each scheme's word groups and the posts it tagged lately"))
+    q.add_argument("--days", type=int, default=7, help="count tagged posts over this many days (default: %(default)s)")
+    q.add_argument("--at", type=_parse_time, default=None, help="count up to this time (default: now)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_schemes_list)
+    q = with_config(ssub.add_parser("test", help="which schemes a text matches (exit 1: none)"))
+    q.add_argument("text", nargs="*", help="the text (default: read standard input)")
+    q.add_argument("--region", action="append",
+                   help="the post's region code, e.g. 360402 (default: the region enrichment finds in the text)")
+    q.set_defaults(func=cmd_schemes_test)
+    q = with_config(ssub.add_parser("apply", help="re-tag stored posts after the schemes changed"))
+    q.add_argument("--since", type=_parse_time)
+    q.add_argument("--until", type=_parse_time)
+    q.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    q.set_defaults(func=cmd_schemes_apply)
 
     p = with_config(sub.add_parser("alerts", help="list alerts"))
     p.add_argument("--status", action="append", choices=["open", "acknowledged", "handling", "closed"])

@@ -178,7 +178,7 @@ def load_settings(config_path: str | os.PathLike[str], base_dir: str | os.PathLi
 
     from warning.notifiers import validate_notifiers
     from warning.rules import validate_rules  # the rule registry owns each type's parameters
-    validate_rules(rules, folder / app.rules_file, known_topics=known_topics)
+    validate_rules(rules, folder / app.rules_file, known_topics=known_topics, known_schemes=topics.scheme_names)
     validate_notifiers(app.notifiers, path)
 
     return Settings(app, sources, topics, rules, agencies, path.resolve(),

@@ -113,6 +113,7 @@ class App:
     def enricher(self):
         if self._enricher is None:
             from nlp.enrich import Enricher
+            from nlp.schemes import SchemeMatcher
             nlp_cfg = self.settings.app.nlp
             self._enricher = Enricher.from_models_dir(
                 self.settings.models_dir,
@@ -121,8 +122,42 @@ class App:
                 batch_size=nlp_cfg.batch_size,
                 max_analysis_chars=nlp_cfg.max_analysis_chars,
                 segment_timeout_s=nlp_cfg.segment_timeout_s,
+                schemes=SchemeMatcher(self.settings.topics.schemes),
             )
         return self._enricher
+
+    def retag_schemes(self, start: datetime | None = None, end: datetime | None = None,
+                      progress: bool = False) -> tuple[int, int]:
+        """Tag stored, enriched posts with the monitoring schemes as configured now (after a scheme
+        was added or edited); classifiers are not re-run. Returns (posts read, posts whose tags changed)."""
+        from tqdm import tqdm
+
+        from index.store import PostQuery
+        from nlp.schemes import SchemeMatcher
+        matcher = SchemeMatcher(self.settings.topics.schemes)
+        query = PostQuery(start=start, end=end, enriched=True)
+        read, changed, batch = 0, 0, []
+        with self._lock, tqdm(total=self.store.count(query), desc="schemes", unit="post", file=sys.stderr,
+                              disable=not progress, mininterval=0.5) as bar:
+            for post in self.store.iter_posts(query):
+                read += 1
+                bar.update(1)
+                tags = matcher.match(post)
+                if tags != post.schemes:
+                    batch.append(post.model_copy(update={"schemes": tags}))
+                if len(batch) >= 500:
+                    changed += self._write_retagged(batch)
+                    batch = []
+            if batch:
+                changed += self._write_retagged(batch)
+        log.info("scheme tags refreshed", extra={"read": read, "changed": changed, "schemes": matcher.names})
+        return read, changed
+
+    def _write_retagged(self, posts: list) -> int:
+        report = self.store.upsert_posts(posts)
+        if report.errors:
+            raise RuntimeError(f"{len(report.errors)} posts could not be re-tagged: {next(iter(report.errors.items()))}")
+        return report.written
 
     @property
     def linker(self):

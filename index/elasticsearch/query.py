@@ -26,7 +26,7 @@ FIELD_PATHS: dict[str, str] = {
     "root_id": "root_id",
 }
 assert set(FIELD_PATHS) == set(KEYWORD_FIELDS), "every keyword field needs a document field"
-TERM_FIELDS = ("tokens", "keywords")
+TERM_FIELDS = ("tokens", "keywords", "schemes")
 REGION_CODE_FIELDS = ("region.province_code", "region.city_code", "region.district_code")
 TITLE_BOOST = 2.0
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
@@ -46,7 +46,7 @@ def field_path(name: str, *, allow_terms: bool = False) -> str:
         return FIELD_PATHS[name]
     if allow_terms and name in TERM_FIELDS:
         return name
-    extra = " (terms also accepts tokens, keywords)" if allow_terms else ""
+    extra = " (terms also accepts tokens, keywords, schemes)" if allow_terms else ""
     raise ValueError(f"unknown field {name!r}; use one of {', '.join(KEYWORD_FIELDS)}{extra}")
 
 
@@ -122,7 +122,7 @@ class PostQueryBuilder:
         for name, values in (("platform", query.platforms), ("source", query.sources),
                              ("sentiment.label", query.sentiments), ("topic", query.topics),
                              ("event_id", query.event_ids), ("id", query.ids),
-                             ("root_id", query.root_ids)):
+                             ("root_id", query.root_ids), ("schemes", query.schemes)):
             if values:
                 clauses.append({"terms": {name: [_value(v) for v in values]}})
         if query.region_codes:

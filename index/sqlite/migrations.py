@@ -93,6 +93,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE posts ADD COLUMN root_id TEXT",
         "CREATE INDEX posts_root ON posts (root_id) WHERE root_id IS NOT NULL",
     )),
+    # Scheme tags live in post_terms (kind 2) like hot words; filters look them up by name.
+    Migration(5, "monitoring-scheme tags: post_terms kind 2, indexed by scheme", (
+        """INSERT OR IGNORE INTO post_terms (rid, kind, term)
+           SELECT d.rid, 2, j.value FROM post_docs d, json_each(d.doc, '$.schemes') j
+           WHERE j.type = 'text' AND j.value != ''""",
+        "CREATE INDEX post_terms_scheme ON post_terms (term, rid) WHERE kind = 2",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

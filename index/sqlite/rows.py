@@ -15,7 +15,7 @@ from ..schema import Alert, Event, Post, aware
 from ..segment import Segmenter, is_searchable
 from .fts import NO_MARKERS, column_text
 
-TERM_KINDS: dict[str, int] = {"tokens": 0, "keywords": 1}
+TERM_KINDS: dict[str, int] = {"tokens": 0, "keywords": 1, "schemes": 2}
 
 
 def value(x: Any) -> Any:
@@ -86,6 +86,7 @@ class PostIndexer:
         terms = [(TERM_KINDS["tokens"], t) for t in dict.fromkeys(x.strip() for x in post.tokens)
                  if is_searchable(t)]
         terms += [(TERM_KINDS["keywords"], k) for k in dict.fromkeys(x.strip() for x in post.keywords) if k]
+        terms += [(TERM_KINDS["schemes"], s) for s in dict.fromkeys(post.schemes) if s]
         return PreparedPost(row, post.model_dump_json(),
                              (column_text(title_tokens), column_text(body_tokens), " ".join(extra)), terms)
 

@@ -5,7 +5,7 @@ Layout (schema version SCHEMA_VERSION, built by index.sqlite.migrations; rows by
   post_docs   the full Post JSON, kept apart so scans and aggregations touch small rows only
   posts_fts   FTS5 over jieba-segmented text: title, body, and "extra" words that match but are
               not shown (search-mode sub-words, enrichment's tokens where they cut differently)
-  post_terms  distinct tokens / keywords per post, for hot-word counts over any filter
+  post_terms  distinct tokens / keywords / scheme tags per post, for hot-word counts and scheme filters
   alerts      Alert JSON with the columns list_alerts filters on
   events      Event JSON with the columns list_events filters on
   state       key/value pairs (scheduler cursors, crawl checkpoints)
@@ -457,22 +457,23 @@ class SQLiteStore(Store):
 
     def terms(self, query: PostQuery, field: str, size: int = 10) -> list[Bucket]:
         """Top values by number of posts (ties: value ascending). Missing values are not counted;
-        for 'tokens'/'keywords' each post counts once per word."""
+        for 'tokens'/'keywords'/'schemes' each post counts once per value."""
         if size <= 0:
             return []
         if field in TERM_KINDS:
             where = self._where(query)
             if where is None:
                 return []
+            kind = int(TERM_KINDS[field])     # a literal, so the partial scheme index applies
             if where.clauses:
                 # CROSS JOIN keeps posts as the outer loop: the filters (a time window, mostly)
                 # pick few posts, whose terms are then read by primary key.
                 sql = (f"SELECT t.term, count(*) AS n FROM posts p CROSS JOIN post_terms t ON t.rid = p.rid "
-                       f"WHERE t.kind = ? AND {where.sql} GROUP BY t.term ORDER BY n DESC, t.term LIMIT ?")
+                       f"WHERE t.kind = {kind} AND {where.sql} GROUP BY t.term ORDER BY n DESC, t.term LIMIT ?")
             else:
-                sql = ("SELECT term, count(*) AS n FROM post_terms WHERE kind = ? "
+                sql = (f"SELECT term, count(*) AS n FROM post_terms WHERE kind = {kind} "
                        "GROUP BY term ORDER BY n DESC, term LIMIT ?")
-            params = [TERM_KINDS[field], *where.params, size]
+            params = [*where.params, size]
         else:
             column = self._group_column(field)
             where = self._where(query)
@@ -491,7 +492,7 @@ class SQLiteStore(Store):
             return FIELD_COLUMNS[field]
         except KeyError:
             raise ValueError(f"unknown field {field!r}; use one of {', '.join(KEYWORD_FIELDS)} "
-                             "(terms also accepts tokens, keywords)") from None
+                             "(terms also accepts tokens, keywords, schemes)") from None
 
     def _where(self, query: PostQuery, text_in_join: bool = False) -> _Where | None:
         """SQL conditions on posts `p` for a query; None when the query can match nothing.
@@ -512,6 +513,10 @@ class SQLiteStore(Store):
         if query.region_codes:
             parts = [_in_list(c, query.region_codes) for c in ("p.province_code", "p.city_code", "p.district_code")]
             where.add("(" + " OR ".join(p[0] for p in parts) + ")", *[v for p in parts for v in p[1:]])
+        if query.schemes:
+            names = [str(s) for s in query.schemes]
+            where.add(f"p.rid IN (SELECT rid FROM post_terms WHERE kind = {TERM_KINDS['schemes']} "
+                      f"AND term IN ({', '.join('?' * len(names))}))", *names)
         if query.enriched is not None:
             where.add("p.enriched = ?", int(query.enriched))
         text = (query.text or "").strip()

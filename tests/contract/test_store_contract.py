@@ -493,6 +493,37 @@ def test_repost_relation_update_replaces_the_indexed_root(store: Store):
     assert store.get_posts(["weibo:102"])[0].parent_id == "weibo:200"
 
 
+def test_scheme_tags_round_trip_filter_and_count(store: Store):
+    """Monitoring-scheme tags (multi-valued): stored, filtered (any of), counted per scheme."""
+    tagged = [make_post(f"weibo:30{i}", "weibo", "weibo_search", T0 + timedelta(minutes=i), content=f"十里河死鱼{i}")
+              for i in range(4)]
+    for post, schemes in zip(tagged, (["十里河水环境"], ["十里河水环境", "安全生产"], ["安全生产"], [])):
+        post.schemes = schemes
+    store.upsert_posts([*tagged, *corpus()])
+    assert store.get_posts(["weibo:301"])[0].schemes == ["十里河水环境", "安全生产"]
+    assert store.count(PostQuery(schemes=("十里河水环境",))) == 2
+    assert store.count(PostQuery(schemes=("十里河水环境", "安全生产"))) == 3
+    assert store.count(PostQuery(schemes=("安全生产",), start=T0 + timedelta(minutes=2))) == 1
+    assert store.count(PostQuery(schemes=("未定义",))) == 0
+    assert ids_of(store.iter_posts(PostQuery(schemes=("安全生产",)))) == ["weibo:301", "weibo:302"]
+    assert hit_ids(store.search(PostQuery(text="死鱼", schemes=("十里河水环境",)), sort="oldest")) == [
+        "weibo:300", "weibo:301"]
+    assert store.terms(PostQuery(), "schemes") == [Bucket("十里河水环境", 2), Bucket("安全生产", 2)]
+    assert store.terms(PostQuery(start=T0 + timedelta(minutes=1)), "schemes") == [
+        Bucket("安全生产", 2), Bucket("十里河水环境", 1)]
+
+
+def test_scheme_tags_are_replaced_on_update(store: Store):
+    post = make_post("weibo:310", "weibo", "weibo_search", T0, content="化工厂爆炸")
+    post.schemes = ["安全生产"]
+    store.upsert_posts([post])
+    store.upsert_posts([post.model_copy(update={"schemes": ["十里河水环境"]})])
+    assert store.count(PostQuery(schemes=("安全生产",))) == 0
+    assert store.count(PostQuery(schemes=("十里河水环境",))) == 1
+    store.upsert_posts([post.model_copy(update={"schemes": []})])
+    assert store.terms(PostQuery(), "schemes") == []
+
+
 # --- alerts -------------------------------------------------------------------------------
 def test_alert_upsert_get_and_update(store: Store):
     alert = make_alert("volume:env", level="红")

@@ -101,6 +101,7 @@ class BriefingBuilder:
             "chart_svg": self._chart(period, end - start),
             "alerts": self._alerts(start, end),
             "topics": self._breakdown(period, "topic", size=12, with_agency=True),
+            "schemes": self._schemes(period),
             "regions": self._breakdown(period, "district", size=15),
             "hot_words": self._hot_words(period),
             "negative_posts": [self._post(p) for p in self._latest_negative(period)],
@@ -177,6 +178,16 @@ class BriefingBuilder:
                 row["agency"] = self.router.agency_for(bucket.key, None).name
             rows.append(row)
         return rows
+
+    def _schemes(self, period: PostQuery) -> list[dict[str, Any]]:
+        """Every enabled monitoring scheme with the posts it tagged in the period (0 included)."""
+        names = [s.name for s in self.topics.schemes if s.enabled]
+        if not names:
+            return []
+        totals = self._counts(period, "schemes", size=len(names) + 20)
+        negatives = self._counts(dataclasses.replace(period, sentiments=(NEGATIVE,)), "schemes", size=len(names) + 20)
+        return [{"label": name, "count": totals.get(name, 0), "negative": negatives.get(name, 0),
+                 "negative_share": _share(negatives.get(name, 0), totals.get(name, 0))} for name in names]
 
     def _hot_words(self, period: PostQuery, size: int = 30) -> list[dict[str, Any]]:
         buckets: list[Bucket] = self.store.terms(period, "keywords", size=size)

@@ -42,6 +42,7 @@ FIELD_LABELS = {
     "sentiment.label": "情感", "emotion.label": "情绪", "topic": "领域", "region.name": "地区",
     "region.code": "地区代码", "region.city": "城市", "region.district": "区县", "author.name": "作者",
     "engagement.total": "互动量", "tokens": "热词", "keywords": "关键词", "alert_ids": "关联预警",
+    "schemes": "监测方案",
 }
 
 
@@ -207,6 +208,9 @@ def saved_objects() -> list[Obj]:
         saved_search("yuqing-posts-by-region", "按地区查看帖子", "Posts with a region, grouped by region code",
                      "region.code : *", ["region.name", "region.code", "title", "source", "sentiment.label", "topic"],
                      [["region.code", "asc"], ["published_at", "desc"]]),
+        saved_search("yuqing-scheme-posts", "监测方案命中", "Posts matching a monitoring scheme (filter on schemes)",
+                     "schemes : *", ["schemes", "title", "source", "platform", "sentiment.label", "region.name"],
+                     [["published_at", "desc"]]),
         saved_search("yuqing-alert-posts", "预警关联帖子", "Posts cited by an alert (see the yuqing-alerts data view)",
                      "alert_ids : *", ["alert_ids", "title", "source", "sentiment.label", "topic", "region.name"],
                      [["published_at", "desc"]]),

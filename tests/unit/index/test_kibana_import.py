@@ -23,7 +23,7 @@ from yuqing.cli import main  # noqa: E402
 class FakeKibana:
     def __init__(self) -> None:
         self.requests: list[dict] = []
-        self.reply: tuple[int, dict] = (200, {"success": True, "successCount": 11, "errors": []})
+        self.reply: tuple[int, dict] = (200, {"success": True, "successCount": len(load_ndjson()), "errors": []})
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,7 +95,8 @@ def test_import_posts_the_ndjson_to_the_saved_objects_api(kibana: FakeKibana, ca
     assert request["headers"]["content-type"].startswith("multipart/form-data")
     assert request["filename"].endswith(".ndjson")
     assert sent_objects(request) == load_ndjson()
-    assert "imported 11 of 11" in capsys.readouterr().out
+    n = len(load_ndjson())
+    assert f"imported {n} of {n}" in capsys.readouterr().out
 
 
 def test_space_prefix_api_key_and_no_overwrite(kibana: FakeKibana, monkeypatch):

@@ -98,6 +98,7 @@ def test_v3_database_gains_the_root_id_column(tmp_path: Path):
     with SQLiteStore(path) as s:
         s.upsert_posts([post(1)])
     conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX post_terms_scheme")
     conn.execute("DROP INDEX posts_root")
     conn.execute("ALTER TABLE posts DROP COLUMN root_id")
     conn.execute("PRAGMA user_version = 3")
@@ -108,6 +109,24 @@ def test_v3_database_gains_the_root_id_column(tmp_path: Path):
         assert s.count(PostQuery(root_ids=("weibo:1",))) == 0
         s.upsert_posts([post(2).model_copy(update={"parent_id": "weibo:1", "root_id": "weibo:1"})])
         assert s.count(PostQuery(root_ids=("weibo:1",))) == 1 and s.count() == 2
+
+
+def test_v4_database_gains_the_scheme_index_and_tags_from_stored_documents(tmp_path: Path):
+    path = tmp_path / "v4.db"
+    with SQLiteStore(path) as s:
+        s.upsert_posts([post(1, schemes=["九江汛情"]), post(2)])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX post_terms_scheme")
+    conn.execute("DELETE FROM post_terms WHERE kind = 2")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path) as s:
+        assert pragma(path, "user_version") == SCHEMA_VERSION
+        assert s.count(PostQuery(schemes=("九江汛情",))) == 1
+        plan = " ".join(r[3] for r in s._connection().execute(
+            "EXPLAIN QUERY PLAN SELECT rid FROM post_terms WHERE kind = 2 AND term IN ('九江汛情')"))
+        assert "post_terms_scheme" in plan
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path):

@@ -177,3 +177,19 @@ def test_links_and_attributions_do_not_reach_tokens_or_regions(enricher):
     assert "晚报" not in post.keywords and "馋嘴" not in post.keywords
     assert post.region.city == "九江市" and post.region.district is None     # not 浔阳区 from the attribution
     assert "http://t.cn/A6xyz12" in post.content                             # the stored text is untouched
+
+
+def test_posts_are_tagged_with_the_schemes_they_match(enricher):
+    from nlp.schemes import SchemeDef, SchemeMatcher
+    schemes = SchemeMatcher([SchemeDef(name="濂溪区水环境", subject=["化工厂"], region_codes=["360402"],
+                                       event=["死鱼", "异味"]),
+                             SchemeDef(name="安全生产", event=["爆炸"], exclude=["演练"])])
+    tagging = Enricher(segmenter=enricher.segmenter, sentiment=enricher.sentiment, topic=enricher.topic,
+                       regions=enricher.regions, schemes=schemes)
+    posts = tagging.enrich([make_post(1, "濂溪区一家化工厂附近河里大量死鱼"),
+                            make_post(2, "浔阳区化工厂附近死鱼"),
+                            make_post(3, "化工厂举行爆炸应急演练"),
+                            make_post(4, "化工厂发生爆炸，濂溪区河边有异味")])
+    assert [p.region.district_code for p in posts[:2]] == ["360402", "360403"]
+    assert [p.schemes for p in posts] == [["濂溪区水环境"], [], [], ["濂溪区水环境", "安全生产"]]
+    assert enricher.enrich([make_post(5, "濂溪区化工厂死鱼")])[0].schemes == []   # no schemes configured

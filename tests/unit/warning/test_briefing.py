@@ -91,3 +91,14 @@ def test_bad_period_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="must end after it starts"):
         render_briefing(RecordingStore(), start=END, end=START, out_dir=tmp_path, office_name="x",
                         agencies=AGENCIES, topics=TOPICS)
+
+
+def test_briefing_counts_posts_per_monitoring_scheme(store, tmp_path):
+    store.upsert_posts(spread(START + timedelta(hours=1), START + timedelta(hours=3), 4, sentiment="负面",
+                              text="濂溪区化工厂爆炸", schemes=["本地安全生产", "化工园区"]))
+    store.upsert_posts(spread(START + timedelta(hours=1), START + timedelta(hours=3), 2,
+                              text="化工厂扩建公示", schemes=["化工园区"]))
+    html = render(store, tmp_path)
+    table = re.search(r'<h3 id="schemes">监测方案</h3>(.*?)</table>', html, re.S).group(1)
+    rows = [re.sub(r"<[^>]+>", " ", r).split() for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
+    assert rows == [["本地安全生产", "4", "4", "100.0%"], ["本地生态环境", "0", "0", "—"], ["化工园区", "6", "4", "66.7%"]]

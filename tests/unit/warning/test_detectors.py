@@ -134,6 +134,21 @@ def test_filter_narrows_the_rule():
     assert rule(filter={"platforms": ["news"]}).evaluate(store, NOW) == []
 
 
+def test_scheme_scopes_and_groups_the_rule():
+    """A rule narrowed to a monitoring scheme sees only posts tagged with it; group_by scheme judges
+    each scheme on its own (a post tagged with two counts in both)."""
+    store = RecordingStore()
+    baseline_and_burst(store, 20, schemes=["十里河水环境"])
+    baseline_and_burst(store, 20, baseline=80, schemes=["安全生产"], text="某工地塔吊倒塌")
+    baseline_and_burst(store, 20)                                          # untagged burst
+    [scoped] = rule(group_by="none", filter={"schemes": ["十里河水环境"]}).evaluate(store, NOW)
+    assert scoped.metrics["count"] == 20 and scoped.query.schemes == ("十里河水环境",)
+    assert rule(group_by="none", filter={"schemes": ["未命中方案"]}).evaluate(store, NOW) == []
+    by_scheme = rule(group_by="scheme").evaluate(store, NOW)
+    assert [f.group_key for f in by_scheme] == ["十里河水环境"]          # 安全生产 held its usual rate
+    assert by_scheme[0].subject == "监测方案「十里河水环境」" and by_scheme[0].query.schemes == ("十里河水环境",)
+
+
 def test_finding_query_selects_the_groups_posts_in_the_window():
     store = RecordingStore()
     baseline_and_burst(store, 20)
@@ -162,6 +177,44 @@ def test_negative_share_below_lowest_level_and_outside_window():
     store.upsert_posts(spread(NOW - timedelta(hours=5), NOW, 6, sentiment="正面"))
     store.upsert_posts(spread(NOW - timedelta(hours=30), NOW - timedelta(hours=7), 20, sentiment="负面"))
     assert share_rule().evaluate(store, NOW) == []      # 40% now; the old negative posts don't count
+
+
+def test_negative_share_against_the_usual_share_of_the_group():
+    """A complaint topic that is always ~75% negative stays quiet; one that is usually calm fires."""
+    store = RecordingStore()
+    window = NOW - timedelta(hours=5)
+    before = NOW - timedelta(days=7)
+    for topic, usual_negative in (("城乡建设", 0.75), ("环境保护", 0.2)):
+        n = 100
+        store.upsert_posts(spread(before, NOW - timedelta(hours=6), int(n * usual_negative), topic=topic,
+                                  sentiment="负面"))
+        store.upsert_posts(spread(before, NOW - timedelta(hours=6), n - int(n * usual_negative), topic=topic))
+        store.upsert_posts(spread(window, NOW, 8, topic=topic, sentiment="负面"))
+        store.upsert_posts(spread(window, NOW, 2, topic=topic))
+    plain = share_rule().evaluate(store, NOW)
+    assert sorted(f.group_key for f in plain) == ["城乡建设", "环境保护"]            # both are 80% negative now
+    [finding] = share_rule(baseline="7d").evaluate(store, NOW)
+    assert finding.group_key == "环境保护" and finding.level is AlertLevel.red
+    assert finding.metrics["usual_negative_share"] == pytest.approx(21 / 102, abs=1e-3)
+    assert finding.metrics["significance"] > 4 and "高于此前1周的21%" in finding.summary
+    assert share_rule(baseline="7d", min_significance=8).evaluate(store, NOW) == []
+
+
+def test_negative_share_without_history_is_judged_against_one_half():
+    store = RecordingStore()
+    store.upsert_posts(spread(NOW - timedelta(hours=5), NOW, 9, sentiment="负面"))
+    store.upsert_posts(spread(NOW - timedelta(hours=5), NOW, 1, sentiment="中性"))
+    # P(X ≥ 9 | 10, ½) = 11/1024: −log10 = 1.97, just short of the default 2
+    assert share_rule(baseline="7d").evaluate(store, NOW) == []
+    [finding] = share_rule(baseline="7d", min_significance=1.5).evaluate(store, NOW)
+    assert finding.metrics["usual_negative_share"] == 0.5 and finding.metrics["significance"] == pytest.approx(1.969)
+
+
+@pytest.mark.parametrize("params, message", [({"baseline": "3h"}, "at least as long as window"),
+                                             ({"min_significance": 3}, "needs baseline")])
+def test_negative_share_baseline_options_are_validated(params, message):
+    with pytest.raises(Exception, match=message):
+        share_rule(**params)
 
 
 def test_negative_share_ignores_unenriched_posts():

@@ -74,10 +74,25 @@ def test_unknown_source_type_names_file_and_field(config_dir):
         load_settings(config_dir / "app.yaml")
 
 
-def test_schemes_are_refused_until_implemented(config_dir):
+def test_schemes_are_validated_with_file_and_field(config_dir):
     _edit(config_dir / "topics.yaml", lambda d: d.update(schemes=[{"name": "本地", "include_any": ["九江"]}]))
-    with pytest.raises(ConfigError, match="monitoring schemes .* not implemented yet"):
+    with pytest.raises(ConfigError, match=r"topics\.yaml: invalid configuration\n  schemes\.0\.include_any"):
         load_settings(config_dir / "app.yaml")
+    _edit(config_dir / "topics.yaml", lambda d: d.update(schemes=[{"name": "本地", "地域": ["九江"]},
+                                                                  {"name": "本地", "事件": ["爆炸"]}]))
+    with pytest.raises(ConfigError, match=r"topics\.yaml: invalid configuration\n  schemes: scheme name '本地' is used twice "
+                                          r"\(schemes\.0 and schemes\.1\)"):
+        load_settings(config_dir / "app.yaml")
+
+
+def test_rules_may_only_name_schemes_topics_yaml_defines(config_dir):
+    _edit(config_dir / "topics.yaml", lambda d: d.update(schemes=[{"name": "本地", "地域": ["九江"]}]))
+    _edit(config_dir / "rules.yaml", lambda d: d["rules"][0].update(filter={"schemes": ["本地", "外地"]}))
+    with pytest.raises(ConfigError, match=r"rules\.yaml: rules\.0 \(\S+\)\.filter\.schemes: unknown scheme '外地'"):
+        load_settings(config_dir / "app.yaml")
+    _edit(config_dir / "rules.yaml", lambda d: d["rules"][0].update(filter={"schemes": ["本地"]}))
+    settings = load_settings(config_dir / "app.yaml")
+    assert [s.name for s in settings.topics.schemes] == ["本地"]
 
 
 def test_third_party_components_by_class_path(config_dir, tmp_path, monkeypatch):
