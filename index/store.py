@@ -34,6 +34,8 @@ class PostQuery:
     Time ranges are half-open: start <= published_at < end.
     """
     text: str | None = None                 # full-text query (words ANDed; "quoted phrase" allowed)
+    any_terms: tuple[str, ...] = ()         # and at least one of these terms: a one-word term matches as a bare
+                                            # word of `text` does, a longer one as a "quoted phrase"
     start: datetime | None = None
     end: datetime | None = None
     platforms: tuple[str, ...] = ()

@@ -21,6 +21,9 @@ class EventSettings(StrictModel):
     relation_weight: float = Field(default=0.2, ge=0.0, le=1.0,
                                    description="weight of a repost's own words in its event's centroid "
                                                "(the k-th repost of an event adds relation_weight/k²)")
+    repost_topic_words: int = Field(default=4, ge=0, le=50,
+                                    description="a repost or comment with fewer words of its own than this "
+                                                "(转发微博, an emoji) takes its event's topic; 0: never")
     merge: bool = Field(default=True, description="merge sub-stories of one incident into one event")
     merge_window_hours: float = Field(default=48.0, gt=0, le=_DORMANCY_HOURS,
                                       description="the other event was active this close to the post "
@@ -30,7 +33,8 @@ class EventSettings(StrictModel):
 
     def event_config(self) -> EventConfig:
         """The nlp.events.EventConfig these settings describe (the other fields keep their defaults)."""
-        return EventConfig(relation_weight=self.relation_weight, merge=self.merge,
+        return EventConfig(relation_weight=self.relation_weight, repost_topic_words=self.repost_topic_words,
+                           merge=self.merge,
                            merge_window=timedelta(hours=self.merge_window_hours),
                            merge_similarity=self.merge_similarity,
                            merge_min_shared_terms=self.merge_min_shared_terms)

@@ -87,6 +87,7 @@ class EventConfig:
     place_weight: float = 0.4                 # place names are context, not the happening
     hashtag_weight: float = 2.0               # × the median IDF
     relation_weight: float = 0.2              # a repost's own words: the k-th adds relation_weight/k²
+    repost_topic_words: int = 4               # a repost with fewer own words takes its event's topic (0: never)
     merge: bool = True                        # merge sub-stories of one incident
     merge_window: timedelta = timedelta(days=2)   # the other event is active this close to the post; ≤ dormancy
     merge_similarity: float = 0.2             # centroid cosine two sub-stories need …
@@ -235,6 +236,7 @@ class EventAssignment:
     similarity: float = 0.0
     via_duplicate: bool = False
     via_relation: bool = False                # joined the event of the post it reposts or comments on
+    own_terms: int = 0                        # a relation join: the post's own words (not the quoted chain)
 
 
 class EventTracker:
@@ -263,6 +265,14 @@ class EventTracker:
     def event_of(self, post_id: str) -> str | None:
         known = self._post_events.get(post_id)
         return self.resolve(known[0]) if known else None
+
+    def topic_of(self, event_id: str) -> tuple[str, float] | None:
+        """The event's topic (most common among its posts with words of their own) and its share."""
+        cluster = self._clusters.get(self.resolve(event_id))
+        if cluster is None or not cluster.topics:
+            return None
+        label = _most_common(cluster.topics)
+        return (label, cluster.topics[label] / sum(cluster.topics.values())) if label else None
 
     def resolve(self, event_id: str) -> str:
         """The event that holds an event id's posts now: itself, or the survivor it was merged into."""
@@ -312,7 +322,8 @@ class EventTracker:
         related = self.related_cluster(post)
         if related is not None:
             vector = _own_words(post, vector)
-            target = EventAssignment(related.id, similarity=related.similarity(vector), via_relation=True)
+            target = EventAssignment(related.id, similarity=related.similarity(vector), via_relation=True,
+                                     own_terms=len(vector))
             weight = self.config.relation_weight / (related.relations + 1) ** 2 if vector else 0.0
             self._join(related, post, vector, weight, relation=True)
         elif duplicate_of is not None:

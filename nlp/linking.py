@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from index.schema import DEFAULT_TZ, Event, Post, aware
+from index.schema import DEFAULT_TZ, Event, Post, Topic, aware
 from index.store import PostQuery, Store
 
 from .dedup import DedupConfig, Deduplicator
@@ -211,16 +211,22 @@ class StreamLinker:
         batch = relation_order(batch)
         self.dedup.prepare(batch)
         changed: set[str] = set()
+        inherited: dict[str, tuple[str, float]] = {}
         for post in batch:
             moment = effective_time(post)
             if self._newest is None or moment > self._newest:
                 self._newest = moment
             assignment, moved = self.dedup.assign(post)
             changed |= moved
-            self.events.assign(post, duplicate_of=assignment.duplicate_of)
+            joined = self.events.assign(post, duplicate_of=assignment.duplicate_of)
+            if joined.via_relation and joined.own_terms < self.events.config.repost_topic_words:
+                # "转发微博", "[心]", "顶": the topic model reads nothing here; the post is about its original.
+                topic = self.events.topic_of(joined.event_id)
+                if topic is not None:
+                    inherited[post.id] = topic
         self.dedup.finish_batch()
 
-        linked = [self._apply(p) for p in posts]
+        linked = [self._apply(p, inherited.get(p.id)) for p in posts]
         updated = self._updated(changed - unique.keys(), self.events.take_merged(), set(unique))
         events = self.events.take_touched()
         self._batches += 1
@@ -243,9 +249,12 @@ class StreamLinker:
         self.events.evict(floor)
         self._posts_loaded.forget_before(floor)
 
-    def _apply(self, post: Post) -> Post:
+    def _apply(self, post: Post, topic: tuple[str, float] | None = None) -> Post:
         group = self.dedup.assignment(post.id)
-        update = {"event_id": self.events.event_of(post.id) or post.event_id}
+        update: dict = {"event_id": self.events.event_of(post.id) or post.event_id}
+        if topic is not None:
+            label, share = topic
+            update["topics"] = [Topic(label=label, score=round(min(1.0, max(0.0, share)), 4))]
         if group is not None:
             update.update(dup_group=group.dup_group, is_first_report=group.is_first_report)
         return post.model_copy(update=update)

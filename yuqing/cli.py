@@ -161,7 +161,7 @@ def add_replay_parser(sub) -> None:
     q.add_argument("--background-per-day", type=float, default=DEFAULT_PER_DAY,
                    help="generated background posts per day (default: %(default)s; 0: none)")
     q.add_argument("--days", type=int, default=3, help="simulated days with cascades (default: %(default)s)")
-    q.add_argument("--warmup-days", type=int, default=2,
+    q.add_argument("--warmup-days", type=int, default=7,
                    help="days of background only before them, for the rules' baselines (default: %(default)s)")
     q.add_argument("--start", default="2024-05-06", help="first simulated day, YYYY-MM-DD (default: %(default)s)")
     q.add_argument("--rules", help="a rules.yaml to use instead of the configured one")

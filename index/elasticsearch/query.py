@@ -129,10 +129,24 @@ class PostQueryBuilder:
             codes = list(query.region_codes)
             clauses.append({"bool": {"should": [{"terms": {f: codes}} for f in REGION_CODE_FIELDS],
                                      "minimum_should_match": 1}})
+        if query.any_terms:
+            clauses.append(self.any_term(query.any_terms))
         if query.enriched is not None:
             exists = {"exists": {"field": "enriched_at"}}
             clauses.append(exists if query.enriched else {"bool": {"must_not": [exists]}})
         return clauses
+
+    def any_term(self, terms: tuple[str, ...]) -> dict[str, Any]:
+        """At least one of the terms: one word as a bare word of the search text, more as a quoted phrase."""
+        should: list[dict[str, Any]] = []
+        for term in dict.fromkeys(terms):
+            words = self.text.segmenter.words(term)
+            if len(words) == 1:
+                should.append(self.text._word(words[0]))
+            elif words:
+                spaced = " ".join(words)
+                should += [{"match_phrase": {"title": {"query": spaced}}}, {"match_phrase": {"content": {"query": spaced}}}]
+        return {"bool": {"should": should, "minimum_should_match": 1}} if should else MATCH_NONE
 
     def build(self, query: PostQuery, *, scored: bool = False) -> tuple[dict[str, Any], TextMatch | None]:
         """The bool query, and the text match when the query has text.

@@ -79,6 +79,18 @@ class FtsQueryBuilder:
                 parts.append(f"({fts_string(chunk)} OR ({' AND '.join(self._word(w) for w in words)}))")
         return FtsMatch(" AND ".join(parts) if parts else None, surface)
 
+    def any_term(self, terms: Iterable[str]) -> str | None:
+        """An expression matching posts with at least one of the terms: a one-word term as a bare word
+        of the search text (itself or its sub-words), a longer one as a quoted phrase; None: none searchable."""
+        parts = []
+        for term in dict.fromkeys(terms):
+            words = self.segmenter.words(term)
+            if len(words) == 1:
+                parts.append(self._word(words[0]))
+            elif words:
+                parts.append("{title body} : " + fts_string(" ".join(words)))
+        return " OR ".join(parts) if parts else None
+
     def _word(self, word: str) -> str:
         pieces = self.segmenter.pieces(word)
         if not pieces:

@@ -513,6 +513,11 @@ class SQLiteStore(Store):
         if query.region_codes:
             parts = [_in_list(c, query.region_codes) for c in ("p.province_code", "p.city_code", "p.district_code")]
             where.add("(" + " OR ".join(p[0] for p in parts) + ")", *[v for p in parts for v in p[1:]])
+        if query.any_terms:
+            expression = self._fts.any_term(query.any_terms)
+            if expression is None:
+                return None
+            where.add("p.rid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)", expression)
         if query.schemes:
             names = [str(s) for s in query.schemes]
             where.add(f"p.rid IN (SELECT rid FROM post_terms WHERE kind = {TERM_KINDS['schemes']} "

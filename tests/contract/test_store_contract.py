@@ -493,6 +493,20 @@ def test_repost_relation_update_replaces_the_indexed_root(store: Store):
     assert store.get_posts(["weibo:102"])[0].parent_id == "weibo:200"
 
 
+def test_any_terms_match_posts_with_at_least_one(store: Store):
+    """Sensitive-word lists ask "any of these words" in one query (PostQuery.any_terms)."""
+    texts = ("化工厂发生爆炸", "工地塔吊坍塌", "化工厂爆炸后又发生坍塌", "今天天气不错", "爆米花很好吃")
+    store.upsert_posts([make_post(f"news:40{i}", "news", "metro_news", T0 + timedelta(minutes=i), content=t)
+                        for i, t in enumerate(texts)])
+    assert store.count(PostQuery(any_terms=("爆炸", "坍塌"))) == 3
+    assert store.count(PostQuery(any_terms=("爆炸",), start=T0 + timedelta(minutes=1))) == 1
+    assert store.count(PostQuery(text="化工厂", any_terms=("坍塌", "泄漏"))) == 1
+    assert store.count(PostQuery(any_terms=("泄漏",))) == 0
+    assert hit_ids(store.search(PostQuery(any_terms=("坍塌", "天气")), sort="oldest")) == [
+        "news:401", "news:402", "news:403"]
+    assert {b.key for b in store.terms(PostQuery(any_terms=("爆炸",)), "platform")} == {"news"}
+
+
 def test_scheme_tags_round_trip_filter_and_count(store: Store):
     """Monitoring-scheme tags (multi-valued): stored, filtered (any of), counted per scheme."""
     tagged = [make_post(f"weibo:30{i}", "weibo", "weibo_search", T0 + timedelta(minutes=i), content=f"十里河死鱼{i}")

@@ -4,14 +4,15 @@ Some groups are always negative: citizen messages about housing or wages are com
 nature, so their share passes 0.5 every day. With `baseline`, the window's share is also judged
 against the group's usual share over the baseline period before it: the negative count must be
 improbable under the usual share (a one-sided binomial test, −log10 p ≥ min_significance), so
-the rule answers "more negative than usual", not "negative".
+the rule answers "more negative than usual", not "negative". The baseline ends `baseline_gap`
+(default 1 day) before the window, so an incident that built up the day before is not its own norm.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field, field_validator, model_validator
 from scipy.stats import binom
@@ -37,6 +38,9 @@ class NegativeShareParams(RuleParams):
     max_groups: int = Field(default=200, ge=1, le=10_000)
     baseline: Duration | None = Field(default=None, description="judge against the group's usual share over this "
                                                                "period before the window, e.g. 7d; unset: share alone")
+    baseline_gap: Duration = Field(default=timedelta(days=1),
+                                   description="the baseline ends this long before the window, so an incident "
+                                               "building up over the day before does not raise its own bar")
     min_significance: float = Field(default=2.0, gt=0, description="with baseline: −log10 of the binomial tail "
                                                                   "probability of the negative count under the usual share")
 
@@ -45,8 +49,9 @@ class NegativeShareParams(RuleParams):
         if self.baseline is not None and self.baseline < self.window:
             raise ValueError(f"baseline ({humanize_duration(self.baseline)}) must be at least as long as "
                              f"window ({humanize_duration(self.window)})")
-        if self.baseline is None and "min_significance" in self.model_fields_set:
-            raise ValueError("min_significance needs baseline (the usual share it is judged against)")
+        for option in ("min_significance", "baseline_gap"):
+            if self.baseline is None and option in self.model_fields_set:
+                raise ValueError(f"{option} needs baseline (the usual share it is judged against)")
         return self
 
     @field_validator("levels")
@@ -92,7 +97,7 @@ class NegativeShareRule(Rule):
                 if significance < p.min_significance:
                     continue
                 metrics |= {"usual_negative_share": round(usual_share, 3), "significance": significance}
-                summary += f"，高于此前{humanize_duration(p.baseline)}的{usual_share:.0%}"
+                summary += f"，高于往常（此前{humanize_duration(p.baseline)}）的{usual_share:.0%}"
             findings.append(Finding(
                 rule=self.name, rule_type=self.type_name, group_by=p.group_by, group_key=key,
                 level=level, value=share, value_key="negative_share", metrics=metrics,
@@ -110,7 +115,8 @@ class NegativeShareRule(Rule):
         judged against one half, and one with little history not against an accidental 0 or 1."""
         p = self.params
         assert p.baseline is not None
-        before = dataclasses.replace(query, start=query.start - p.baseline, end=query.start)
+        end = query.start - p.baseline_gap
+        before = dataclasses.replace(query, start=end - p.baseline, end=end)
         size = max(p.max_groups, len(candidates))
         totals = counts_by_group(store, before, p.group_by, size)
         negative = counts_by_group(store, negatives(before), p.group_by, size)

@@ -1,11 +1,12 @@
 """sensitive_terms: posts naming a weighted sensitive term group (死亡, 爆炸, 中毒, 聚集 …), graded by reach.
 
 An office's sensitive-word list (敏感词表) is a set of term groups, each with a weight: a
-death weighs more than a complaint about a smell. Each term is a word-level full-text
-query on the store (the jieba-segmented index), so 死亡 does not match 死鱼 and 爆炸 is
-not hit by 爆炸性新闻 only if the segmenter keeps that a word of its own. For each
-group the rule asks, per term, the count of posts in the window and the top posts by
-engagement (bounded top hits, never a scan), and scores each post:
+death weighs more than a complaint about a smell. A term matches as a word of the store's
+jieba-segmented index (itself, or inside a longer word it is a dictionary part of: 爆炸 in
+发生爆炸), never as bare characters, so 死亡 does not match 死鱼 and 爆炸 not 爆米花. For
+each group the rule asks two things of the store — the count of posts in the window with any
+of its terms (PostQuery.any_terms) and the top posts by engagement among them (bounded top
+hits, never a scan) — and scores each post:
 
     post score = group weight × platform authority × (2 if verified) × reach
     reach      = 1 + log10(1 + followers) / 2 + log10(1 + reposts + comments + likes) / 2
@@ -104,26 +105,18 @@ class SensitiveTermsRule(Rule):
         for group in p.groups:
             if group.name in p.ignore_groups:
                 continue
-            scored: dict[str, tuple[float, Post, str]] = {}
-            matched_terms: dict[str, int] = {}
-            for term in group.terms:
-                query = _with_term(base, term)
-                n = store.count(query)
-                if not n:
-                    continue
-                matched_terms[term] = n
-                for hit in store.search(query, size=p.top_posts, sort="engagement").hits:
-                    score = self.post_score(hit.post, group.weight)
-                    if hit.post.id not in scored or scored[hit.post.id][0] < score:
-                        scored[hit.post.id] = (score, hit.post, term)
-            if not scored:
-                continue
-            # Posts matching several terms are counted once among the scored; the per-term counts
-            # give the total when they exceed the scored sample.
-            posts = max(len(scored), max(matched_terms.values()))
+            query = dataclasses.replace(base, any_terms=tuple(group.terms))
+            posts = store.count(query)
             if posts < p.min_posts:
                 continue
-            best_score, best, best_term = max(scored.values(), key=lambda item: item[0])
+            scored: dict[str, tuple[float, Post]] = {}
+            for hit in store.search(query, size=p.top_posts, sort="engagement").hits:
+                scored[hit.post.id] = (self.post_score(hit.post, group.weight), hit.post)
+            if not scored:
+                continue
+            # The terms named: those found in the scored posts' text, in the group's order.
+            matched_terms = [t for t in group.terms if any(t in post.text for _, post in scored.values())]
+            best_score, best = max(scored.values(), key=lambda item: item[0])
             severity = best_score * (1 + 0.3 * math.log2(posts))
             level = level_for(severity, p.levels)
             if level is None:
@@ -136,7 +129,7 @@ class SensitiveTermsRule(Rule):
                        "terms_matched": float(len(matched_terms))}
             who = "认证账号" if best.author.verified else "账号"
             summary = (f"近{humanize_duration(p.window)}出现「{group.name}」类敏感信息{posts}条"
-                       f"（命中词：{'、'.join(list(matched_terms)[:5])}），"
+                       f"（命中词：{'、'.join(matched_terms[:5]) or group.terms[0]}），"
                        f"影响力最高的一条来自{_platform(best)}{who}（粉丝{_followers(followers)}），"
                        f"严重度{severity:.1f}。")
             findings.append(Finding(
@@ -147,11 +140,6 @@ class SensitiveTermsRule(Rule):
             ))
         logger.debug("rule %s at %s: %d findings", self.name, now.isoformat(), len(findings))
         return findings
-
-
-def _with_term(base: PostQuery, term: str) -> PostQuery:
-    text = f'{base.text} "{term}"' if base.text else f'"{term}"'
-    return dataclasses.replace(base, text=text)
 
 
 def _platform(post: Post) -> str:

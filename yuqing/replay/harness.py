@@ -1,7 +1,7 @@
 """The replay harness: a timestamped stream through the real pipeline in simulated time.
 
 Cascades (real Weibo repost cascades) are placed on an N-day timeline among background posts
-(yuqing.replay.timeline, .background). A warm-up of background only (default 2 days) goes into
+(yuqing.replay.timeline, .background). A warm-up of background only (default 7 days) goes into
 the store first, so the rules' baselines hold history when the timeline starts. Then, at every
 tick of the warning schedule (app.yaml schedule.warning.interval_minutes, or --interval):
   1. the posts published since the last tick are enriched, linked and stored (yuqing.jobs.App.ingest:
@@ -51,7 +51,7 @@ class ReplayOptions:
     background: Path | None = None     # JSONL of posts; default: generated from data_dir
     data_dir: Path | None = None       # the shared data folder (background texts)
     days: int = 3
-    warmup_days: int = 2
+    warmup_days: int = 7
     start: str = DEFAULT_START         # first simulated day, YYYY-MM-DD, office time
     seed: int = 0
     split: str = "test"

@@ -256,6 +256,26 @@ def test_a_repost_finds_its_stored_original_after_a_restart(tmp_path, enricher):
     assert store.get_events(["ev:weibo:100"])[0].post_count == 4
 
 
+def test_short_reposts_take_their_events_topic_and_comments_keep_their_own(tmp_path, enricher):
+    """转发微博 or an emoji says nothing the topic model can read: such a repost is about its original."""
+    store = open_store(tmp_path / "a.db")
+    posts = cascade(enricher)
+    comment = enricher.enrich([make(104, "孩子今天去医院看病，医生说是呼吸道感染，学校要求停课观察三天", 3)
+                               .model_copy(update={"parent_id": "weibo:100", "root_id": "weibo:100"})])[0]
+    original = posts[0]
+    assert original.topic == "环境保护" and {p.topic for p in posts[1:]} == {"其他"}
+    batch = feed(StreamLinker.for_enricher(store, enricher), store, [*posts, comment])
+    topics = {p.id: p.topic for p in batch.posts}
+    assert topics == {**{f"weibo:{i}": "环境保护" for i in (100, 101, 102, 103)}, "weibo:104": comment.topic}
+    assert comment.topic != "环境保护"
+    stored = store.get_posts(["weibo:102"])[0]
+    assert stored.topic == "环境保护" and stored.topics[0].score == 1.0
+    # switched off, a repost keeps what the model said
+    off = StreamLinker.for_enricher(open_store(tmp_path / "b.db"), enricher,
+                                    events=EventConfig(repost_topic_words=0))
+    assert {p.id: p.topic for p in off.link(posts).posts}["weibo:102"] == posts[2].topic
+
+
 def test_relation_order_puts_reposts_after_what_they_repost():
     a = make(1, "甲", 0)
     b = make(2, "乙", 0).model_copy(update={"parent_id": "weibo:3", "root_id": "weibo:1"})

@@ -59,6 +59,21 @@ def test_dead_fish_is_not_a_human_death_and_one_low_reach_mention_stays_quiet():
     assert finding.group_key == "环境污染" and finding.metrics["count"] == 4 and finding.level is AlertLevel.blue
 
 
+def test_a_term_inside_a_longer_word_counts_and_each_group_costs_two_queries():
+    """爆炸 inside 发生爆炸 (one jieba word) is a hit, 爆米花 is not; one count per group, and one
+    top-hits search per group that has posts, however many terms it lists."""
+    groups = [{"name": "爆炸火灾", "weight": 4, "terms": ["爆炸", "爆燃", "火灾", "大火"]}, *GROUPS]
+    store = RecordingStore()
+    for i, text in enumerate(("某化工厂今天发生爆炸，现场浓烟", "新开的爆米花店排长队", "仓库起大火")):
+        store.upsert_posts([make_post(NOW - timedelta(minutes=10 + i), text=text, keywords=(), platform="news")
+                            .model_copy(update={"author": Author(name="九江日报", followers=900_000, verified=True)})])
+    store.calls.clear()
+    [finding] = build(TERMS | {"groups": groups}).evaluate(store, NOW)
+    assert finding.group_key == "爆炸火灾" and finding.metrics["count"] == 2
+    assert "命中词：爆炸、大火" in finding.summary and finding.metrics["terms_matched"] == 2
+    assert store.calls["count"] == 3 and store.calls["search"] == 1
+
+
 def test_negative_only_and_window():
     store = RecordingStore()
     store.upsert_posts([post(NOW - timedelta(hours=1), ["死亡"], followers=800_000, verified=True, sentiment="中性"),

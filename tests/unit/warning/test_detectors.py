@@ -195,9 +195,22 @@ def test_negative_share_against_the_usual_share_of_the_group():
     assert sorted(f.group_key for f in plain) == ["城乡建设", "环境保护"]            # both are 80% negative now
     [finding] = share_rule(baseline="7d").evaluate(store, NOW)
     assert finding.group_key == "环境保护" and finding.level is AlertLevel.red
-    assert finding.metrics["usual_negative_share"] == pytest.approx(21 / 102, abs=1e-3)
-    assert finding.metrics["significance"] > 4 and "高于此前1周的21%" in finding.summary
+    assert finding.metrics["usual_negative_share"] == pytest.approx(0.21, abs=0.01)   # the week before, less the last day
+    assert finding.metrics["significance"] > 3.5 and "高于往常（此前1周）的21%" in finding.summary
     assert share_rule(baseline="7d", min_significance=8).evaluate(store, NOW) == []
+
+
+def test_negative_share_baseline_leaves_out_the_day_before_the_window():
+    """An incident that built up yesterday is not its own norm: the baseline ends baseline_gap before."""
+    store = RecordingStore()
+    store.upsert_posts(spread(NOW - timedelta(days=7), NOW - timedelta(days=2), 40, sentiment="中性"))
+    store.upsert_posts(spread(NOW - timedelta(days=7), NOW - timedelta(days=2), 10, sentiment="负面"))
+    store.upsert_posts(spread(NOW - timedelta(hours=20), NOW - timedelta(hours=6), 30, sentiment="负面"))
+    store.upsert_posts(spread(NOW - timedelta(hours=5), NOW, 9, sentiment="负面"))
+    store.upsert_posts(spread(NOW - timedelta(hours=5), NOW, 1, sentiment="中性"))
+    [finding] = share_rule(baseline="7d").evaluate(store, NOW)
+    assert finding.metrics["usual_negative_share"] == pytest.approx(11 / 52, abs=1e-3)
+    assert share_rule(baseline="7d", baseline_gap="1m").evaluate(store, NOW) == []    # yesterday's 30 count
 
 
 def test_negative_share_without_history_is_judged_against_one_half():
@@ -211,7 +224,8 @@ def test_negative_share_without_history_is_judged_against_one_half():
 
 
 @pytest.mark.parametrize("params, message", [({"baseline": "3h"}, "at least as long as window"),
-                                             ({"min_significance": 3}, "needs baseline")])
+                                             ({"min_significance": 3}, "min_significance needs baseline"),
+                                             ({"baseline_gap": "1d"}, "baseline_gap needs baseline")])
 def test_negative_share_baseline_options_are_validated(params, message):
     with pytest.raises(Exception, match=message):
         share_rule(**params)
