@@ -47,6 +47,8 @@ class PostQuery:
     ids: tuple[str, ...] = ()
     root_ids: tuple[str, ...] = ()          # posts of these repost cascades (Post.root_id)
     schemes: tuple[str, ...] = ()           # posts tagged with any of these monitoring schemes (Post.schemes)
+    min_followers: int | None = None        # authors with at least this many followers
+    verified: bool | None = None            # True: verified authors only; False: unverified only
     enriched: bool | None = None            # None: both; False: not yet enriched
 
 

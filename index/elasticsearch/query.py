@@ -131,6 +131,10 @@ class PostQueryBuilder:
                                      "minimum_should_match": 1}})
         if query.any_terms:
             clauses.append(self.any_term(query.any_terms))
+        if query.min_followers is not None:
+            clauses.append({"range": {"author.followers": {"gte": int(query.min_followers)}}})
+        if query.verified is not None:
+            clauses.append({"term": {"author.verified": bool(query.verified)}})
         if query.enriched is not None:
             exists = {"exists": {"field": "enriched_at"}}
             clauses.append(exists if query.enriched else {"bool": {"must_not": [exists]}})

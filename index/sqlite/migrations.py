@@ -94,11 +94,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX posts_root ON posts (root_id) WHERE root_id IS NOT NULL",
     )),
     # Scheme tags live in post_terms (kind 2) like hot words; filters look them up by name.
-    Migration(5, "monitoring-scheme tags: post_terms kind 2, indexed by scheme", (
+    # Author reach as columns, for rules that ask for big or verified accounts.
+    Migration(5, "monitoring-scheme tags (post_terms kind 2, indexed by scheme); author followers, verified", (
         """INSERT OR IGNORE INTO post_terms (rid, kind, term)
            SELECT d.rid, 2, j.value FROM post_docs d, json_each(d.doc, '$.schemes') j
            WHERE j.type = 'text' AND j.value != ''""",
         "CREATE INDEX post_terms_scheme ON post_terms (term, rid) WHERE kind = 2",
+        "ALTER TABLE posts ADD COLUMN followers INTEGER",
+        "ALTER TABLE posts ADD COLUMN verified INTEGER NOT NULL DEFAULT 0",
+        """UPDATE posts SET
+             followers = (SELECT json_extract(d.doc, '$.author.followers') FROM post_docs d WHERE d.rid = posts.rid),
+             verified = coalesce((SELECT json_extract(d.doc, '$.author.verified') FROM post_docs d
+                                  WHERE d.rid = posts.rid), 0)""",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -522,6 +522,10 @@ class SQLiteStore(Store):
             names = [str(s) for s in query.schemes]
             where.add(f"p.rid IN (SELECT rid FROM post_terms WHERE kind = {TERM_KINDS['schemes']} "
                       f"AND term IN ({', '.join('?' * len(names))}))", *names)
+        if query.min_followers is not None:
+            where.add("p.followers >= ?", int(query.min_followers))
+        if query.verified is not None:
+            where.add("p.verified = ?", int(query.verified))
         if query.enriched is not None:
             where.add("p.enriched = ?", int(query.enriched))
         text = (query.text or "").strip()

@@ -507,6 +507,23 @@ def test_any_terms_match_posts_with_at_least_one(store: Store):
     assert {b.key for b in store.terms(PostQuery(any_terms=("爆炸",)), "platform")} == {"news"}
 
 
+def test_author_reach_filters(store: Store):
+    """Big accounts and verified accounts, asked of the store (the influencer rule)."""
+    authors = (Author(name="大V", followers=2_000_000), Author(name="九江日报", followers=80_000, verified=True),
+               Author(name="网友", followers=300), Author(name="无粉丝数"))
+    store.upsert_posts([make_post(f"weibo:50{i}", "weibo", "weibo_search", T0 + timedelta(minutes=i),
+                                  content="化工厂排污").model_copy(update={"author": a})
+                        for i, a in enumerate(authors)])
+    assert ids_of(store.iter_posts(PostQuery(min_followers=100_000))) == ["weibo:500"]
+    assert ids_of(store.iter_posts(PostQuery(min_followers=300))) == ["weibo:500", "weibo:501", "weibo:502"]
+    assert ids_of(store.iter_posts(PostQuery(verified=True))) == ["weibo:501"]
+    assert store.count(PostQuery(verified=False)) == 3
+    assert store.count(PostQuery(min_followers=50_000, verified=True, start=T0)) == 1
+    moved = store.get_posts(["weibo:502"])[0]
+    store.upsert_posts([moved.model_copy(update={"author": Author(name="网友", followers=150_000)})])
+    assert store.count(PostQuery(min_followers=100_000)) == 2
+
+
 def test_scheme_tags_round_trip_filter_and_count(store: Store):
     """Monitoring-scheme tags (multi-valued): stored, filtered (any of), counted per scheme."""
     tagged = [make_post(f"weibo:30{i}", "weibo", "weibo_search", T0 + timedelta(minutes=i), content=f"十里河死鱼{i}")

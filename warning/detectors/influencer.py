@@ -2,10 +2,11 @@
 
 A complaint from a 50万-follower account or a verified media account (大V, 媒体号) reaches
 more people in an hour than a hundred ordinary posts; offices watch them one by one.
-The rule reads the window's negative posts (filter.topics names the monitored topics)
-as bounded top hits by engagement (`candidates`, default 200 — never a scan) and keeps
-those whose author has at least `min_followers` followers, or is verified when
-`verified` is on. One finding per author (group key: platform + author id or name), so a
+The rule asks the store for the window's negative posts (filter.topics names the monitored
+topics) by authors with at least `min_followers` followers and, when `verified` is on, by
+verified authors (PostQuery.min_followers / .verified), each as bounded top hits by engagement
+(`candidates`, default 200 — never a scan); a verified author counts when its verified_type
+makes it a media account. One finding per author (group key: platform + author id or name), so a
 big account posting five times is one alert; levels grade the author's followers.
 """
 from __future__ import annotations
@@ -41,7 +42,9 @@ class InfluencerParams(RuleParams):
     verified_followers: float = Field(default=100_000, ge=0,
                                       description="followers a verified account is graded as, at least")
     levels: LevelThresholds = Field(description="followers per level, e.g. {蓝: 100000, 黄: 500000, 红: 2000000}")
-    candidates: int = Field(default=200, ge=1, le=2000, description="negative posts read per evaluation (top by engagement)")
+    candidates: int = Field(default=200, ge=1, le=2000,
+                            description="posts read per evaluation from big accounts, and as many from verified "
+                                        "ones (top by engagement)")
 
 
 def author_key(post: Post) -> str:
@@ -70,9 +73,15 @@ class InfluencerRule(Rule):
         now = aware(now)
         window_start = now - p.window
         query = dataclasses.replace(p.filter.query(window_start, now), sentiments=(NEGATIVE,))
+        candidates: dict[str, Post] = {}
+        asks = [dataclasses.replace(query, min_followers=p.min_followers)]
+        if p.verified:
+            asks.append(dataclasses.replace(query, verified=True))
+        for ask in asks:
+            for hit in store.search(ask, size=p.candidates, sort="engagement").hits:
+                candidates[hit.post.id] = hit.post
         by_author: dict[str, list[Post]] = {}
-        for hit in store.search(query, size=p.candidates, sort="engagement").hits:
-            post = hit.post
+        for post in sorted(candidates.values(), key=lambda post: (-post.engagement.total, post.id)):
             followers = post.author.followers or 0
             if followers >= p.min_followers or (p.verified and self.is_media(post)):
                 by_author.setdefault(author_key(post), []).append(post)

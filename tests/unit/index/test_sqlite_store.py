@@ -80,6 +80,8 @@ def test_v1_database_migrates_and_backfills_hot_words(tmp_path: Path):
     conn.execute("DROP TABLE events")
     conn.execute("DROP INDEX posts_root")
     conn.execute("ALTER TABLE posts DROP COLUMN root_id")
+    conn.execute("ALTER TABLE posts DROP COLUMN followers")
+    conn.execute("ALTER TABLE posts DROP COLUMN verified")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -101,6 +103,8 @@ def test_v3_database_gains_the_root_id_column(tmp_path: Path):
     conn.execute("DROP INDEX post_terms_scheme")
     conn.execute("DROP INDEX posts_root")
     conn.execute("ALTER TABLE posts DROP COLUMN root_id")
+    conn.execute("ALTER TABLE posts DROP COLUMN followers")
+    conn.execute("ALTER TABLE posts DROP COLUMN verified")
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()
@@ -111,19 +115,25 @@ def test_v3_database_gains_the_root_id_column(tmp_path: Path):
         assert s.count(PostQuery(root_ids=("weibo:1",))) == 1 and s.count() == 2
 
 
-def test_v4_database_gains_the_scheme_index_and_tags_from_stored_documents(tmp_path: Path):
+def test_v4_database_gains_scheme_tags_and_author_reach_from_stored_documents(tmp_path: Path):
+    from index.schema import Author
     path = tmp_path / "v4.db"
     with SQLiteStore(path) as s:
-        s.upsert_posts([post(1, schemes=["九江汛情"]), post(2)])
+        s.upsert_posts([post(1, schemes=["九江汛情"], author=Author(name="九江日报", followers=500_000, verified=True)),
+                        post(2)])
     conn = sqlite3.connect(path)
     conn.execute("DROP INDEX post_terms_scheme")
     conn.execute("DELETE FROM post_terms WHERE kind = 2")
+    conn.execute("ALTER TABLE posts DROP COLUMN followers")
+    conn.execute("ALTER TABLE posts DROP COLUMN verified")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
     with SQLiteStore(path) as s:
         assert pragma(path, "user_version") == SCHEMA_VERSION
         assert s.count(PostQuery(schemes=("九江汛情",))) == 1
+        assert s.count(PostQuery(min_followers=100_000)) == 1 and s.count(PostQuery(verified=True)) == 1
+        assert s.count(PostQuery(verified=False)) == 1
         plan = " ".join(r[3] for r in s._connection().execute(
             "EXPLAIN QUERY PLAN SELECT rid FROM post_terms WHERE kind = 2 AND term IN ('九江汛情')"))
         assert "post_terms_scheme" in plan

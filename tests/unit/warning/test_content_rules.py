@@ -99,6 +99,16 @@ def test_sensitive_terms_escalate_and_end_through_the_engine():
     assert [c.kind for c in changes] == ["ended"]
 
 
+def test_influencer_asks_the_store_for_big_accounts_not_the_most_engaged_posts():
+    """Many busier ordinary posts do not hide one quiet post from a big account."""
+    store = RecordingStore()
+    store.upsert_posts([post(NOW - timedelta(minutes=5 + i), ["停水"], followers=200, engagement=5000)
+                        for i in range(5)])
+    store.upsert_posts([post(NOW - timedelta(minutes=50), ["停水"], followers=600_000, author_id="big")])
+    [finding] = build(INFLUENCER | {"candidates": 2}).evaluate(store, NOW)
+    assert finding.metrics["followers"] == 600_000 and finding.metrics["count"] == 1
+
+
 def test_influencer_counts_big_accounts_and_media_not_verified_individuals():
     store = RecordingStore()
     store.upsert_posts([
