@@ -3,6 +3,10 @@
 A topic's volume moves slowly when one incident starts; the incident's own event (nlp event
 clustering, Post.event_id) shows it first. Per event: posts in the last window, optionally
 against the window before (growth), graded by posts or by growth.
+
+Text clustering of a busy stream forms small chance clusters (five 晚安 posts, ten 加油 posts in
+two busy hours of a 3,000-a-day stream); `min_stream_share` scales the bar with the stream: the
+event must also hold that share of all the window's posts (the rule's filter applies to both).
 """
 from __future__ import annotations
 
@@ -37,6 +41,10 @@ class EventBurstParams(RuleParams):
     smoothing: float = Field(default=1.0, gt=0.0,
                              description="pseudo-count added to both windows so a new event's growth stays finite")
     max_events: int = Field(default=50, ge=1, le=1000, description="busiest events judged per evaluation")
+    min_stream_share: float | None = Field(
+        default=None, gt=0.0, lt=1.0,
+        description="also require the event to hold this share of all posts in the window (a bar that rises "
+                    "with the stream); unset: min_posts alone")
 
     @field_validator("levels")
     @classmethod
@@ -73,6 +81,9 @@ class EventBurstRule(Rule):
         query = p.filter.query(window_start, now)
         current = busiest_events(store, query, p.max_events)
         candidates = [e for e, n in current.items() if n >= p.min_posts and e not in p.ignore_groups]
+        stream = store.count(query) if candidates and p.min_stream_share is not None else 0
+        if p.min_stream_share is not None:
+            candidates = [e for e in candidates if current[e] >= p.min_stream_share * stream]
         previous = counts_of(store, p.filter.query(window_start - p.window, window_start), candidates)
 
         graded = []
@@ -93,12 +104,15 @@ class EventBurstRule(Rule):
         for event_id, level, value, count, before, growth in graded:
             platforms = platforms_of(store, query, event_id)
             neg = negative.get(event_id, 0)
+            metrics = {"count": float(count), "previous_count": float(before), "growth": round(growth, 3),
+                       "platforms": float(len(platforms)), "negative_count": float(neg),
+                       "negative_share": round(neg / count, 3)}
+            if p.min_stream_share is not None:
+                metrics |= {"stream_count": float(stream), "stream_share": round(count / stream, 4) if stream else 0.0}
             findings.append(Finding(
                 rule=self.name, rule_type=self.type_name, group_by="event", group_key=event_id,
                 level=level, value=value, value_key="count" if p.level_on == "posts" else "growth",
-                metrics={"count": float(count), "previous_count": float(before), "growth": round(growth, 3),
-                         "platforms": float(len(platforms)), "negative_count": float(neg),
-                         "negative_share": round(neg / count, 3)},
+                metrics=metrics,
                 window_start=window_start, window_end=now, query=group_query(query, "event", event_id),
                 subject=subjects[event_id], headline="热度攀升",
                 summary=self._summary(subjects[event_id], count, before, growth, platforms, neg),

@@ -114,6 +114,17 @@ def test_event_burst_counts_only_posts_of_an_event_and_judges_each_event_alone()
     assert rule(BURST, ignore_groups=["ev:odour"]).evaluate(store, NOW) == []
 
 
+def test_event_burst_stream_share_raises_the_bar_with_the_stream():
+    """8 posts of one event among 400 others in the hour is a chance cluster; among 40 it is news."""
+    store = fish_store(before=0, now=8)
+    store.upsert_posts(posts(ago(1), NOW, 40, event_id=None))
+    [finding] = rule(BURST, min_stream_share=0.1).evaluate(store, NOW)             # 8 of 48: 16.7%
+    assert finding.metrics["stream_count"] == 48 and finding.metrics["stream_share"] == pytest.approx(8 / 48, abs=1e-4)
+    store.upsert_posts(posts(ago(1), NOW, 360, event_id=None))
+    assert rule(BURST, min_stream_share=0.1).evaluate(store, NOW) == []            # 8 of 408: 2%
+    assert rule(BURST).evaluate(store, NOW)                                        # min_posts alone
+
+
 def test_event_burst_max_events_judges_the_busiest():
     store = RecordingStore()
     for n, size in enumerate((9, 7, 6)):
@@ -314,6 +325,7 @@ def test_bad_parameters_name_the_field(config, expected):
 
 
 def test_metric_labels_cover_the_new_metrics():
-    for key in ("previous_count", "growth", "platforms", "silent_hours"):
+    for key in ("previous_count", "growth", "platforms", "silent_hours", "stream_share", "stream_count",
+                "usual_negative_share", "significance"):
         assert metric_label(key) != key and metric_label(f"peak_{key}").startswith("峰值")
     assert metric_value("growth", 2.04) == "2.0倍" and metric_value("platforms", 3.0) == "3"
