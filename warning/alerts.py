@@ -24,7 +24,7 @@ from index.schema import DEFAULT_TZ, Alert, AlertBasis, AlertExample, AlertLevel
 from index.store import PostQuery, Store
 
 from .grading import higher_than
-from .labels import platform_label
+from .labels import event_subject, platform_label
 from .privacy import excerpt, mask, safe_link
 from .rules import Finding, Rule
 
@@ -95,12 +95,22 @@ def pending_notification(alert: Alert, notifier: str, max_attempts: int) -> str 
 
 # --- what the posts behind a finding say ------------------------------------
 @dataclass
+class DrivingEvent:
+    """The one event that holds a large share of a topic-, region- or scheme-wide finding's posts."""
+    event_id: str
+    title: str
+    count: int
+    share: float
+
+
+@dataclass
 class FindingContext:
     region: Region | None = None
     topic: str | None = None
     keywords: list[str] = field(default_factory=list)
     post_ids: list[str] = field(default_factory=list)
     examples: list[AlertExample] = field(default_factory=list)
+    driver: DrivingEvent | None = None
 
 
 EXAMPLE_CHARS = 80   # how much of a post's text an alert shows
@@ -120,23 +130,42 @@ class FindingDescriber:
     """Asks the store (aggregations and top hits only) where, about what and which posts a finding is."""
 
     def __init__(self, store: Store, *, keyword_count: int = 10, post_count: int = 5,
-                 majority: float = 0.5, tz: tzinfo = DEFAULT_TZ):
+                 majority: float = 0.5, driver_share: float = 0.3, tz: tzinfo = DEFAULT_TZ):
         self.store = store
         self.keyword_count = keyword_count
         self.post_count = post_count
         self.majority = majority
+        self.driver_share = driver_share
         self.tz = tz
 
     def describe(self, finding: Finding) -> FindingContext:
         query = finding.query
-        posts = self.representative_posts(query)
+        driver = self.driving_event(finding)
+        posts = self.representative_posts(query, driver)
         return FindingContext(
             region=self.dominant_region(query, finding.region_code),
             topic=finding.topic or self.dominant_topic(query),
             keywords=self.keywords(query),
             post_ids=[post.id for post in posts],
             examples=[example_of(post, self.tz) for post in posts],
+            driver=driver,
         )
+
+    def driving_event(self, finding: Finding) -> DrivingEvent | None:
+        """For a finding over a whole topic, region, platform or scheme: the event holding at least
+        `driver_share` of its posts (a spike that is one incident reads as that incident)."""
+        if finding.group_by not in ("topic", "region", "platform", "scheme", "none"):
+            return None
+        buckets = [b for b in self.store.terms(finding.query, "event_id", size=1) if b.key]
+        if not buckets:
+            return None
+        total = int(finding.metrics.get("count") or 0) or self.store.count(finding.query)
+        top = buckets[0]
+        if not total or top.count < self.driver_share * total or top.count < 2:
+            return None
+        events = self.store.get_events([top.key])
+        title = events[0].title if events else top.key
+        return DrivingEvent(top.key, title, top.count, min(1.0, top.count / total))
 
     def dominant_topic(self, query: PostQuery) -> str | None:
         buckets = self.store.terms(query, "topic", size=1)
@@ -182,10 +211,19 @@ class FindingDescriber:
                     break
         return words[: self.keyword_count]
 
-    def representative_posts(self, query: PostQuery) -> list[Post]:
-        """The most-engaged posts, negative ones first, listed newest first."""
+    def representative_posts(self, query: PostQuery, driver: DrivingEvent | None = None) -> list[Post]:
+        """The most-engaged posts, negative ones first (those of the driving event before all), newest first."""
         picked: dict[str, Post] = {}
-        for candidate in (dataclasses.replace(query, sentiments=(NEGATIVE,)), query):
+        candidates = [dataclasses.replace(query, sentiments=(NEGATIVE,)), query]
+        if driver is not None:
+            own = dataclasses.replace(query, event_ids=(driver.event_id,))
+            candidates = [own, *candidates]
+            # at least half of the examples show the incident, the rest what else the group holds
+            limit = max(1, (self.post_count + 1) // 2)
+            for hit in self.store.search(own, size=limit, sort="engagement").hits:
+                picked.setdefault(hit.post.id, hit.post)
+            candidates = candidates[1:]
+        for candidate in candidates:
             if len(picked) >= self.post_count:
                 break
             for hit in self.store.search(candidate, size=self.post_count, sort="engagement").hits:
@@ -245,9 +283,14 @@ class AlertFactory:
         place = place_name(context.region)
         title = f"{finding.subject}{finding.headline}" + (f"（{place}）" if place else "")
         summary = finding.summary
+        if context.driver is not None:
+            d = context.driver
+            summary += f"来自{event_subject(d.title)}的信息{d.count}条，占{d.share:.0%}。"
         if downgraded:
             summary += "事发地不在本辖区，预警等级下调一级。"
         metrics = dict(finding.metrics)
+        if context.driver is not None:
+            metrics["driver_share"] = round(context.driver.share, 3)
         return Alert(
             id=alert_id(finding.rule, finding.group_id, now, self.tz),
             rule=finding.rule, rule_type=finding.rule_type, level=level,

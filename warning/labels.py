@@ -28,7 +28,8 @@ METRIC_LABELS = {
     "severity": "敏感严重度", "max_post_score": "单条最高分", "weight": "词组权重", "max_followers": "最高粉丝数",
     "terms_matched": "命中词数", "followers": "粉丝数", "graded_followers": "定级粉丝数", "engagement": "互动量",
     "verified": "认证账号", "media": "媒体账号",
-    "usual_negative_share": "此前负面占比", "stream_count": "窗口内全部信息量", "stream_share": "占全部信息比例", "significance": "二项显著度（-log10 p）",
+    "usual_negative_share": "此前负面占比", "stream_count": "窗口内全部信息量", "stream_share": "占全部信息比例",
+    "driver_share": "主要事件占比", "significance": "二项显著度（-log10 p）",
 }
 
 SENTIMENT_ORDER = ("负面", "中性", "正面")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from index.store import PostQuery
 from index.schema import AlertLevel, Event, Post
 from warning.detectors.event_burst import smoothed_growth
 from warning.engine import WarningEngine
@@ -326,6 +327,26 @@ def test_bad_parameters_name_the_field(config, expected):
 
 def test_metric_labels_cover_the_new_metrics():
     for key in ("previous_count", "growth", "platforms", "silent_hours", "stream_share", "stream_count",
-                "usual_negative_share", "significance"):
+                "usual_negative_share", "significance", "driver_share"):
         assert metric_label(key) != key and metric_label(f"peak_{key}").startswith("峰值")
     assert metric_value("growth", 2.04) == "2.0倍" and metric_value("platforms", 3.0) == "3"
+
+
+def test_a_topic_finding_driven_by_one_event_says_so_and_shows_its_posts():
+    """A topic-wide negative surge that is mostly one incident reads as that incident."""
+    store = RecordingStore()
+    store.upsert_events([event()])
+    store.upsert_posts(posts(ago(5), NOW, 7, sentiment="负面", region=LIANXI))                   # the incident
+    store.upsert_posts(posts(ago(5), NOW, 5, event_id=None, sentiment="负面", region=LIANXI, engagement=900))
+    share = {"name": "neg", "type": "negative_share", "window": "6h", "group_by": "topic", "min_count": 5,
+             "levels": {"蓝": 0.5}}
+    [change] = engine(store, share).evaluate(NOW)
+    alert = change.alert
+    assert "来自「十里河死鱼」事件的信息7条，占58%。" in alert.summary and alert.metrics["driver_share"] == 0.583
+    incident = {p.id for p in store.iter_posts(PostQuery(event_ids=(FISH,)))}
+    assert sum(pid in incident for pid in alert.post_ids) >= len(alert.post_ids) / 2    # despite less engagement
+    # no event holding 30%: no driver
+    other = RecordingStore()
+    other.upsert_posts(posts(ago(5), NOW, 12, event_id=None, sentiment="负面", region=LIANXI))
+    [plain] = engine(other, share).evaluate(NOW)
+    assert "事件的信息" not in plain.alert.summary and "driver_share" not in plain.alert.metrics
