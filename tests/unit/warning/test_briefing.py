@@ -101,4 +101,4 @@ def test_briefing_counts_posts_per_monitoring_scheme(store, tmp_path):
     html = render(store, tmp_path)
     table = re.search(r'<h3 id="schemes">监测方案</h3>(.*?)</table>', html, re.S).group(1)
     rows = [re.sub(r"<[^>]+>", " ", r).split() for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
-    assert rows == [["本地安全生产", "4", "4", "100.0%"], ["本地生态环境", "0", "0", "—"], ["化工园区", "6", "4", "66.7%"]]
+    assert rows == [["本辖区", "0", "0", "—"], ["本地安全生产", "4", "4", "100.0%"], ["本地生态环境", "0", "0", "—"], ["化工园区", "6", "4", "66.7%"]]
