@@ -6,7 +6,9 @@ against the window before (growth), graded by posts or by growth.
 
 Text clustering of a busy stream forms small chance clusters (five 晚安 posts, ten 加油 posts in
 two busy hours of a 3,000-a-day stream); `min_stream_share` scales the bar with the stream: the
-event must also hold that share of all the window's posts (the rule's filter applies to both).
+event must also hold that share of all the window's posts (the rule's filter applies to both),
+but never more than `stream_share_max_posts` posts: in a stream full of spreading incidents their
+own posts would otherwise raise the bar above each of them.
 """
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ class EventBurstParams(RuleParams):
         default=None, gt=0.0, lt=1.0,
         description="also require the event to hold this share of all posts in the window (a bar that rises "
                     "with the stream); unset: min_posts alone")
+    stream_share_max_posts: int | None = Field(
+        default=None, ge=1, description="the min_stream_share bar asks at most this many posts; unset: no cap")
 
     @field_validator("levels")
     @classmethod
@@ -83,7 +87,10 @@ class EventBurstRule(Rule):
         candidates = [e for e, n in current.items() if n >= p.min_posts and e not in p.ignore_groups]
         stream = store.count(query) if candidates and p.min_stream_share is not None else 0
         if p.min_stream_share is not None:
-            candidates = [e for e in candidates if current[e] >= p.min_stream_share * stream]
+            bar = p.min_stream_share * stream
+            if p.stream_share_max_posts is not None:
+                bar = min(bar, p.stream_share_max_posts)
+            candidates = [e for e in candidates if current[e] >= bar]
         previous = counts_of(store, p.filter.query(window_start - p.window, window_start), candidates)
 
         graded = []

@@ -124,6 +124,9 @@ def test_event_burst_stream_share_raises_the_bar_with_the_stream():
     store.upsert_posts(posts(ago(1), NOW, 360, event_id=None))
     assert rule(BURST, min_stream_share=0.1).evaluate(store, NOW) == []            # 8 of 408: 2%
     assert rule(BURST).evaluate(store, NOW)                                        # min_posts alone
+    # a stream full of other incidents: the bar stops at stream_share_max_posts
+    assert rule(BURST, min_stream_share=0.1, stream_share_max_posts=8).evaluate(store, NOW)
+    assert rule(BURST, min_stream_share=0.1, stream_share_max_posts=9).evaluate(store, NOW) == []
 
 
 def test_event_burst_max_events_judges_the_busiest():
