@@ -21,9 +21,9 @@ class EventSettings(StrictModel):
     relation_weight: float = Field(default=0.2, ge=0.0, le=1.0,
                                    description="weight of a repost's own words in its event's centroid "
                                                "(the k-th repost of an event adds relation_weight/k²)")
-    repost_topic_words: int = Field(default=4, ge=0, le=50,
+    repost_topic_words: int = Field(default=15, ge=0, le=100,
                                     description="a repost or comment with fewer words of its own than this "
-                                                "(转发微博, an emoji) takes its event's topic; 0: never")
+                                                "(转发微博, an emoji, a one-line remark) takes its event's topic; 0: never")
     merge: bool = Field(default=True, description="merge sub-stories of one incident into one event")
     merge_window_hours: float = Field(default=48.0, gt=0, le=_DORMANCY_HOURS,
                                       description="the other event was active this close to the post "

@@ -87,7 +87,7 @@ class EventConfig:
     place_weight: float = 0.4                 # place names are context, not the happening
     hashtag_weight: float = 2.0               # × the median IDF
     relation_weight: float = 0.2              # a repost's own words: the k-th adds relation_weight/k²
-    repost_topic_words: int = 4               # a repost with fewer own words takes its event's topic (0: never)
+    repost_topic_words: int = 15              # a repost with fewer own words takes its event's topic (0: never)
     merge: bool = True                        # merge sub-stories of one incident
     merge_window: timedelta = timedelta(days=2)   # the other event is active this close to the post; ≤ dormancy
     merge_similarity: float = 0.2             # centroid cosine two sub-stories need …

@@ -260,7 +260,8 @@ def test_short_reposts_take_their_events_topic_and_comments_keep_their_own(tmp_p
     """转发微博 or an emoji says nothing the topic model can read: such a repost is about its original."""
     store = open_store(tmp_path / "a.db")
     posts = cascade(enricher)
-    comment = enricher.enrich([make(104, "孩子今天去医院看病，医生说是呼吸道感染，学校要求停课观察三天", 3)
+    comment = enricher.enrich([make(104, "孩子今天去市第一人民医院儿科看病，医生说是呼吸道感染，要求住院观察三天，"
+                                         "医院床位紧张，家长排队挂号等了四个小时，希望卫健委增加儿科医生和床位", 3)
                                .model_copy(update={"parent_id": "weibo:100", "root_id": "weibo:100"})])[0]
     original = posts[0]
     assert original.topic == "环境保护" and {p.topic for p in posts[1:]} == {"其他"}
