@@ -48,6 +48,27 @@ def pragma(path: Path, name: str):
         conn.close()
 
 
+# What each migration added, undone: turns a database of the latest schema into one of an older version.
+UNDO = {
+    5: ("DROP INDEX post_terms_scheme", "DELETE FROM post_terms WHERE kind = 2",
+        "ALTER TABLE posts DROP COLUMN followers", "ALTER TABLE posts DROP COLUMN verified"),
+    4: ("DROP INDEX posts_root", "ALTER TABLE posts DROP COLUMN root_id"),
+    3: ("DROP TABLE events",),
+    2: ("DROP TABLE post_terms",),
+}
+
+
+def rewind(path: Path, version: int) -> None:
+    """The database at `path` as `version` wrote it (every later migration undone, newest first)."""
+    conn = sqlite3.connect(path)
+    for undone in range(SCHEMA_VERSION, version, -1):
+        for statement in UNDO[undone]:
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+
+
 # --- schema & migrations -----------------------------------------------------------------
 def test_open_creates_the_folder_wal_database_at_the_latest_schema(store: SQLiteStore):
     assert store.path.exists()
@@ -74,17 +95,7 @@ def test_v1_database_migrates_and_backfills_hot_words(tmp_path: Path):
     path = tmp_path / "old.db"
     with SQLiteStore(path) as s:
         s.upsert_posts([post(1), post(2, tokens=["暴雨", "积水"], keywords=["积水"])])
-    # Turn it into what version 1 wrote: no hot-word table, no events table, no root_id column.
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE post_terms")
-    conn.execute("DROP TABLE events")
-    conn.execute("DROP INDEX posts_root")
-    conn.execute("ALTER TABLE posts DROP COLUMN root_id")
-    conn.execute("ALTER TABLE posts DROP COLUMN followers")
-    conn.execute("ALTER TABLE posts DROP COLUMN verified")
-    conn.execute("PRAGMA user_version = 1")
-    conn.commit()
-    conn.close()
+    rewind(path, 1)    # no hot-word table, no events table, no root_id, no scheme tags or author columns
 
     with SQLiteStore(path) as s:
         assert pragma(path, "user_version") == SCHEMA_VERSION
@@ -99,15 +110,7 @@ def test_v3_database_gains_the_root_id_column(tmp_path: Path):
     path = tmp_path / "v3.db"
     with SQLiteStore(path) as s:
         s.upsert_posts([post(1)])
-    conn = sqlite3.connect(path)
-    conn.execute("DROP INDEX post_terms_scheme")
-    conn.execute("DROP INDEX posts_root")
-    conn.execute("ALTER TABLE posts DROP COLUMN root_id")
-    conn.execute("ALTER TABLE posts DROP COLUMN followers")
-    conn.execute("ALTER TABLE posts DROP COLUMN verified")
-    conn.execute("PRAGMA user_version = 3")
-    conn.commit()
-    conn.close()
+    rewind(path, 3)
     with SQLiteStore(path) as s:
         assert pragma(path, "user_version") == SCHEMA_VERSION
         assert s.count(PostQuery(root_ids=("weibo:1",))) == 0
@@ -121,14 +124,7 @@ def test_v4_database_gains_scheme_tags_and_author_reach_from_stored_documents(tm
     with SQLiteStore(path) as s:
         s.upsert_posts([post(1, schemes=["九江汛情"], author=Author(name="九江日报", followers=500_000, verified=True)),
                         post(2)])
-    conn = sqlite3.connect(path)
-    conn.execute("DROP INDEX post_terms_scheme")
-    conn.execute("DELETE FROM post_terms WHERE kind = 2")
-    conn.execute("ALTER TABLE posts DROP COLUMN followers")
-    conn.execute("ALTER TABLE posts DROP COLUMN verified")
-    conn.execute("PRAGMA user_version = 4")
-    conn.commit()
-    conn.close()
+    rewind(path, 4)
     with SQLiteStore(path) as s:
         assert pragma(path, "user_version") == SCHEMA_VERSION
         assert s.count(PostQuery(schemes=("九江汛情",))) == 1
