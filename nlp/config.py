@@ -30,6 +30,8 @@ class EventSettings(StrictModel):
                                                   f"(at most the event dormancy, {_DORMANCY_HOURS:g} h)")
     merge_similarity: float = Field(default=0.2, gt=0.0, le=1.0, description="centroid cosine to merge")
     merge_min_shared_terms: int = Field(default=2, ge=1, description="shared non-place terms to merge")
+    merge_strong_terms: int = Field(default=5, ge=0, description="this many shared non-place terms merge at half "
+                                                                "merge_similarity; 0: never")
 
     def event_config(self) -> EventConfig:
         """The nlp.events.EventConfig these settings describe (the other fields keep their defaults)."""
@@ -37,7 +39,8 @@ class EventSettings(StrictModel):
                            merge=self.merge,
                            merge_window=timedelta(hours=self.merge_window_hours),
                            merge_similarity=self.merge_similarity,
-                           merge_min_shared_terms=self.merge_min_shared_terms)
+                           merge_min_shared_terms=self.merge_min_shared_terms,
+                           merge_strong_terms=self.merge_strong_terms)
 
 
 class NlpSettings(StrictModel):

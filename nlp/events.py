@@ -91,7 +91,8 @@ class EventConfig:
     merge: bool = True                        # merge sub-stories of one incident
     merge_window: timedelta = timedelta(days=2)   # the other event is active this close to the post; ≤ dormancy
     merge_similarity: float = 0.2             # centroid cosine two sub-stories need …
-    merge_min_shared_terms: int = 2           # … and this many shared non-place terms (hashtags count)
+    merge_min_shared_terms: int = 2           # … and this many shared non-place terms (hashtags count);
+    merge_strong_terms: int = 5               # this many shared non-place terms need only half the similarity
 
     def __post_init__(self) -> None:
         if self.merge_window > self.dormancy:
@@ -493,10 +494,15 @@ class EventTracker:
             if not _same_place(place, other.place):
                 continue
             shared = [t for t in cluster.centroid if t in other.centroid]
-            if sum(1 for t in shared if not self.weights.is_place(t)) < cfg.merge_min_shared_terms:
+            overlap = sum(1 for t in shared if not self.weights.is_place(t))
+            if overlap < cfg.merge_min_shared_terms:
                 continue
             sim = _merge_similarity(cluster, other)
-            if sim < cfg.merge_similarity:
+            # A sub-story in other words (the plant accused, the rumour about the water) shares many
+            # of the incident's words but few of its strongest: many shared words stand in for similarity.
+            needed = cfg.merge_similarity / 2 if cfg.merge_strong_terms and overlap >= cfg.merge_strong_terms \
+                else cfg.merge_similarity
+            if sim < needed:
                 continue
             key = (-round(sim, 9), other.first, event_id)
             if best_key is None or key < best_key:

@@ -285,3 +285,22 @@ def test_a_repost_counts_only_its_own_words(tracker, make):
     [event] = tracker.take_touched()
     centroid = event.extra["centroid"]
     assert "吓人" in centroid and not {"王大锤", "养殖户", "濂溪", "发布"} & set(centroid)
+
+
+PLANT = ("恒泰化工长期夜间偷排废水，多次举报无人处理，环保部门至今没有回应，自来水会不会被污染，"
+         "附近居民都很担心")
+FISH = ("十里河大量死鱼，河面漂满死鱼，网友怀疑化工厂偷排废水，环保部门已到现场取样，"
+        "自来水是否被污染还不清楚，居民很担心")
+
+
+def test_a_sub_story_in_other_words_merges_when_it_shares_many_words(strict, make):
+    """The plant accused (恒泰化工) shares many of the dead-fish story's words but few of its strongest:
+    enough shared words stand in for similarity (merge_strong_terms), never fewer than that."""
+    def run(**kw):
+        tracker = strict(**kw)
+        a = tracker.assign(make("f", FISH))
+        b = tracker.assign(make("p", PLANT, hours=3))
+        return a.event_id == b.event_id
+    assert run(merge_similarity=0.5, merge_strong_terms=5)
+    assert not run(merge_similarity=0.5, merge_strong_terms=0)         # similarity alone is too low
+    assert not run(merge_similarity=0.5, merge_strong_terms=50)        # they do not share 50 words
