@@ -86,13 +86,16 @@ def test_schemes_are_validated_with_file_and_field(config_dir):
 
 
 def test_rules_may_only_name_schemes_topics_yaml_defines(config_dir):
-    _edit(config_dir / "topics.yaml", lambda d: d.update(schemes=[{"name": "本地", "地域": ["九江"]}]))
+    _edit(config_dir / "topics.yaml", lambda d: d["schemes"].append({"name": "本地", "地域": ["九江"]}))
     _edit(config_dir / "rules.yaml", lambda d: d["rules"][0].update(filter={"schemes": ["本地", "外地"]}))
     with pytest.raises(ConfigError, match=r"rules\.yaml: rules\.0 \(\S+\)\.filter\.schemes: unknown scheme '外地'"):
         load_settings(config_dir / "app.yaml")
     _edit(config_dir / "rules.yaml", lambda d: d["rules"][0].update(filter={"schemes": ["本地"]}))
     settings = load_settings(config_dir / "app.yaml")
-    assert [s.name for s in settings.topics.schemes] == ["本地"]
+    assert [s.name for s in settings.topics.schemes][-1] == "本地"
+    _edit(config_dir / "topics.yaml", lambda d: d.update(schemes=[]))     # the shipped rules name 本辖区
+    with pytest.raises(ConfigError, match=r"filter\.schemes: unknown scheme '本辖区'; topics\.yaml schemes: none defined"):
+        load_settings(config_dir / "app.yaml")
 
 
 def test_third_party_components_by_class_path(config_dir, tmp_path, monkeypatch):
