@@ -82,7 +82,10 @@ def agreement(records: list[dict]) -> dict[str, dict[str, float]]:
         a = [str(x[field]) for x, _ in pairs]
         b = [str(y[field]) for _, y in pairs]
         if pairs:
-            out[field] = {"n": float(len(pairs)), "kappa": round(float(cohen_kappa_score(a, b)), 3),
+            labels = sorted(set(a) | set(b))
+            # one label on both sides: chance agreement is 1 and kappa undefined (None)
+            kappa = float(cohen_kappa_score(a, b, labels=labels)) if len(labels) > 1 else float("nan")
+            out[field] = {"n": float(len(pairs)), "kappa": None if kappa != kappa else round(kappa, 3),
                           "agreement": round(sum(x == y for x, y in zip(a, b)) / len(pairs), 3)}
     return out
 
