@@ -137,6 +137,11 @@ class Region(_Model):
         return self.district_code or self.city_code or self.province_code
 
     @property
+    def codes(self) -> tuple[str, ...]:
+        """Every level's code it has, province first (what region-code filters match)."""
+        return tuple(c for c in (self.province_code, self.city_code, self.district_code) if c)
+
+    @property
     def name(self) -> str:
         return "".join(p for p in (self.province, self.city, self.district) if p)
 

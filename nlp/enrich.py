@@ -205,10 +205,7 @@ class Enricher:
         return [Topic(label=self.topic.labels[i], score=_prob(row[i])) for i in chosen]
 
     def _schemes(self, text: str, region: Region | None) -> list[str]:
-        if not self.schemes:
-            return []
-        codes = [c for c in (region.province_code, region.city_code, region.district_code) if c] if region else []
-        return self.schemes.match_text(text, codes)
+        return self.schemes.match_text(text, region.codes if region else ())
 
     def _region(self, post: Post, text: str, words: list[str]) -> Region | None:
         if self.regions is None:

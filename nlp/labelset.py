@@ -47,11 +47,6 @@ def rows(data_dir: Path, file: str) -> list[str]:
     return list(READERS[file](Path(data_dir) / file))
 
 
-def text_of(data_dir: Path, key: str) -> str:
-    file, _, row = key.rpartition("#")
-    return rows(data_dir, file)[int(row)]
-
-
 def split_of(key: str, test_share: float = 0.25) -> str:
     """'test' or 'train' by a hash of the key: fixed before any model sees the labels."""
     return "test" if hashlib.sha1(key.encode("utf-8")).digest()[0] < 256 * test_share else "train"

@@ -21,7 +21,6 @@ search filters by them. `SchemeMatcher` is pure and fast: a few substring tests 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,17 +29,15 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from index.schema import Post
 
 from .cleaning import clean_text
+from .textnorm import normalize_text
 
-GROUPS = {"subject": "主体", "region": "地域", "event": "事件", "exclude": "排除"}
-_SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>\n]{0,200}>")
 _NAME = re.compile(r"^[\w\-·（）()]+$")
 
 
 def normalize(text: str) -> str:
-    """The form both scheme words and post text are compared in."""
-    text = unicodedata.normalize("NFKC", text)
-    return _SPACE.sub("", text).lower()
+    """The form both scheme words and post text are compared in: nlp.textnorm's, without spaces."""
+    return normalize_text(text).replace(" ", "")
 
 
 def _words(values: Sequence[str], field: str) -> list[str]:
@@ -166,9 +163,7 @@ class SchemeMatcher:
         return out
 
     def match(self, post: Post) -> list[str]:
-        region = post.region
-        codes = [c for c in (region.province_code, region.city_code, region.district_code) if c] if region else []
-        return self.match_text(post.text, codes)
+        return self.match_text(post.text, post.region.codes if post.region else ())
 
 
 def check_unique_names(schemes: Sequence[SchemeDef]) -> None:

@@ -214,16 +214,12 @@ class FindingDescriber:
     def representative_posts(self, query: PostQuery, driver: DrivingEvent | None = None) -> list[Post]:
         """The most-engaged posts, negative ones first (those of the driving event before all), newest first."""
         picked: dict[str, Post] = {}
-        candidates = [dataclasses.replace(query, sentiments=(NEGATIVE,)), query]
         if driver is not None:
-            own = dataclasses.replace(query, event_ids=(driver.event_id,))
-            candidates = [own, *candidates]
             # at least half of the examples show the incident, the rest what else the group holds
-            limit = max(1, (self.post_count + 1) // 2)
-            for hit in self.store.search(own, size=limit, sort="engagement").hits:
+            own = dataclasses.replace(query, event_ids=(driver.event_id,))
+            for hit in self.store.search(own, size=max(1, (self.post_count + 1) // 2), sort="engagement").hits:
                 picked.setdefault(hit.post.id, hit.post)
-            candidates = candidates[1:]
-        for candidate in candidates:
+        for candidate in (dataclasses.replace(query, sentiments=(NEGATIVE,)), query):
             if len(picked) >= self.post_count:
                 break
             for hit in self.store.search(candidate, size=self.post_count, sort="engagement").hits:

@@ -274,8 +274,7 @@ def cmd_schemes_test(args: argparse.Namespace) -> int:
         from nlp.regions import RegionExtractor
         from nlp.segment import default_segmenter
         region = RegionExtractor.default(settings.topics.home_region, default_segmenter()).extract(text)
-        codes = tuple(c for c in (region.province_code, region.city_code, region.district_code) if c) \
-            if region else ()
+        codes = region.codes if region else ()
         print(f"地区: {region.name if region else '（未识别）'} {' '.join(codes)}".rstrip(), file=sys.stderr)
     matched = SchemeMatcher(settings.topics.schemes).match_text(text, codes)
     print("\n".join(matched) if matched else "(no scheme matches)")

@@ -72,10 +72,7 @@ class TextQueryBuilder:
             if not words:
                 continue
             spaced = " ".join(words)
-            clauses.append({"bool": {"should": [
-                {"match_phrase": {"title": {"query": spaced, "boost": TITLE_BOOST}}},
-                {"match_phrase": {"content": {"query": spaced}}},
-            ], "minimum_should_match": 1}})
+            clauses.append(self._phrase(spaced))
             marks.append(spaced)
         for chunk in dict.fromkeys(parsed.chunks):
             words = self.segmenter.words(chunk)
@@ -89,6 +86,25 @@ class TextQueryBuilder:
         if not clauses:
             return TextMatch(None)
         return TextMatch(clauses, boosts, list(dict.fromkeys(marks)))
+
+    def any_term(self, terms: tuple[str, ...]) -> dict[str, Any]:
+        """At least one of the terms: one word as a bare word of the search text, more as a quoted phrase."""
+        should: list[dict[str, Any]] = []
+        for term in dict.fromkeys(terms):
+            words = self.segmenter.words(term)
+            if len(words) == 1:
+                should.append(self._word(words[0]))
+            elif words:
+                should.append(self._phrase(" ".join(words)))
+        return {"bool": {"should": should, "minimum_should_match": 1}} if should else MATCH_NONE
+
+    @staticmethod
+    def _phrase(spaced: str) -> dict[str, Any]:
+        """Consecutive characters of title or content (title boosted when scored)."""
+        return {"bool": {"should": [
+            {"match_phrase": {"title": {"query": spaced, "boost": TITLE_BOOST}}},
+            {"match_phrase": {"content": {"query": spaced}}},
+        ], "minimum_should_match": 1}}
 
     def _word(self, word: str) -> dict[str, Any]:
         term = {"term": {"content_seg": word.lower()}}
@@ -130,7 +146,7 @@ class PostQueryBuilder:
             clauses.append({"bool": {"should": [{"terms": {f: codes}} for f in REGION_CODE_FIELDS],
                                      "minimum_should_match": 1}})
         if query.any_terms:
-            clauses.append(self.any_term(query.any_terms))
+            clauses.append(self.text.any_term(query.any_terms))
         if query.min_followers is not None:
             clauses.append({"range": {"author.followers": {"gte": int(query.min_followers)}}})
         if query.verified is not None:
@@ -139,18 +155,6 @@ class PostQueryBuilder:
             exists = {"exists": {"field": "enriched_at"}}
             clauses.append(exists if query.enriched else {"bool": {"must_not": [exists]}})
         return clauses
-
-    def any_term(self, terms: tuple[str, ...]) -> dict[str, Any]:
-        """At least one of the terms: one word as a bare word of the search text, more as a quoted phrase."""
-        should: list[dict[str, Any]] = []
-        for term in dict.fromkeys(terms):
-            words = self.text.segmenter.words(term)
-            if len(words) == 1:
-                should.append(self.text._word(words[0]))
-            elif words:
-                spaced = " ".join(words)
-                should += [{"match_phrase": {"title": {"query": spaced}}}, {"match_phrase": {"content": {"query": spaced}}}]
-        return {"bool": {"should": should, "minimum_should_match": 1}} if should else MATCH_NONE
 
     def build(self, query: PostQuery, *, scored: bool = False) -> tuple[dict[str, Any], TextMatch | None]:
         """The bool query, and the text match when the query has text.

@@ -66,7 +66,7 @@ class FtsQueryBuilder:
         for phrase in parsed.phrases:
             words = self.segmenter.words(phrase)
             if words:
-                parts.append("{title body} : " + fts_string(" ".join(words)))
+                parts.append(self._phrase(words))
                 surface.append(phrase)
         for chunk in parsed.chunks:
             words = self.segmenter.words(chunk)
@@ -88,8 +88,13 @@ class FtsQueryBuilder:
             if len(words) == 1:
                 parts.append(self._word(words[0]))
             elif words:
-                parts.append("{title body} : " + fts_string(" ".join(words)))
+                parts.append(self._phrase(words))
         return " OR ".join(parts) if parts else None
+
+    @staticmethod
+    def _phrase(words: list[str]) -> str:
+        """Consecutive tokens in title or body."""
+        return "{title body} : " + fts_string(" ".join(words))
 
     def _word(self, word: str) -> str:
         pieces = self.segmenter.pieces(word)

@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from index.schema import AlertLevel, aware
 from index.store import PostIndex
@@ -49,6 +49,12 @@ class EventBurstParams(RuleParams):
                     "with the stream); unset: min_posts alone")
     stream_share_max_posts: int | None = Field(
         default=None, ge=1, description="the min_stream_share bar asks at most this many posts; unset: no cap")
+
+    @model_validator(mode="after")
+    def _cap_needs_share(self) -> "EventBurstParams":
+        if self.stream_share_max_posts is not None and self.min_stream_share is None:
+            raise ValueError("stream_share_max_posts caps the min_stream_share bar; set min_stream_share too")
+        return self
 
     @field_validator("levels")
     @classmethod

@@ -314,6 +314,7 @@ def problems(config: dict) -> str:
     (BURST | {"max_events": 0}, "rules.0 (burst).max_events: Input should be greater than or equal to 1"),
     ({k: v for k, v in BURST.items() if k != "window"}, "rules.0 (burst).window: required parameter is missing"),
     (BURST | {"min_post": 5}, "rules.0 (burst).min_post: unknown parameter; event_burst takes:"),
+    (BURST | {"stream_share_max_posts": 30}, "rules.0 (burst): stream_share_max_posts caps the min_stream_share bar"),
     (CROSS | {"levels": {"蓝": 3.5}}, "rules.0 (cross).levels: 蓝 must be a whole number of platforms, got 3.5"),
     (CROSS | {"levels": {"蓝": 2, "黄": 4}}, "rules.0 (cross).levels: 蓝 (2 platforms) is below min_platforms (3)"),
     (CROSS | {"min_platforms": 1}, "rules.0 (cross).min_platforms: Input should be greater than or equal to 2"),
