@@ -166,7 +166,9 @@ class Post(_Model):
     # Filled by nlp enrichment; empty until then.
     tokens: list[str] = Field(default_factory=list, description="jieba segmentation of title+content")
     keywords: list[str] = Field(default_factory=list)
-    sentiment: Sentiment | None = None
+    sentiment: Sentiment | None = Field(default=None, description="the writer's emotional tone (情感)")
+    polarity: Sentiment | None = Field(default=None, description="舆情倾向: 负面 = reports or alleges harm, "
+                                       "wrongdoing, a grievance or a risk, whatever the tone (what warnings count)")
     emotion: Emotion | None = None
     topics: list[Topic] = Field(default_factory=list)
     rumor: RiskFlag | None = Field(default=None, description="rumour risk from the rumor model")
@@ -206,6 +208,10 @@ class Post(_Model):
     @property
     def sentiment_label(self) -> str | None:
         return self.sentiment.label if self.sentiment else None
+
+    @property
+    def polarity_label(self) -> str | None:
+        return self.polarity.label if self.polarity else None
 
 
 class AlertLevel(str, Enum):
@@ -248,6 +254,7 @@ class AlertExample(_Model):
     followers: int | None = None
     engagement: int = 0
     sentiment: str | None = None
+    polarity: str | None = Field(default=None, description="舆情倾向 of the post (负面/中性/正面)")
 
     @field_validator("published_at", mode="after")
     @classmethod

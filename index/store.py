@@ -20,7 +20,7 @@ from .schema import Alert, Event, Post
 
 # Keyword fields a query may filter or group on. Dotted names follow the Post schema.
 KEYWORD_FIELDS = (
-    "platform", "source", "sentiment", "emotion", "topic",
+    "platform", "source", "sentiment", "polarity", "emotion", "topic",
     "province", "city", "district", "region_code", "event_id", "dup_group", "author",
     "root_id",
 )
@@ -40,7 +40,8 @@ class PostQuery:
     end: datetime | None = None
     platforms: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
-    sentiments: tuple[str, ...] = ()        # SentimentLabel values: 负面/中性/正面
+    sentiments: tuple[str, ...] = ()        # emotional tone (Post.sentiment): 负面/中性/正面
+    polarities: tuple[str, ...] = ()        # 舆情倾向 (Post.polarity): 负面/中性/正面 — what warnings count
     topics: tuple[str, ...] = ()            # primary topic label
     region_codes: tuple[str, ...] = ()      # matches a post whose province, city or district code is listed
     event_ids: tuple[str, ...] = ()

@@ -36,6 +36,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from .cleaning import clean_text
 from .errors import ModelFormatError, ModelNotFoundError
 from .lexicons import FEATURE_NAMES as LEXICON_FEATURES, Lexicon
 from .textnorm import normalize_text
@@ -259,12 +260,16 @@ class TextClassifier:
               label_order: Sequence[str] | None = None, features: FeatureConfig | None = None,
               model: ModelConfig | None = None, words: Sequence[Sequence[str]] | None = None,
               segmenter=None, extra_config: dict[str, Any] | None = None,
-              lexicon: Lexicon | None = None) -> "TextClassifier":
+              lexicon: Lexicon | None = None, weights: Sequence[float] | None = None) -> "TextClassifier":
         """Fit vectorizers and a multinomial logistic regression on (text, label) pairs.
 
         `lexicon` is required when `features.negation` or `features.lexicon` is on; it is
-        restricted to the words of the training texts and saved with the model.
+        restricted to the words of the training texts and saved with the model. `weights` are
+        per-text sample weights (weak labels count less); None: all 1.
         """
+        if weights is not None and len(weights) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(weights)} weights")
+        sample_weight = None if weights is None or all(w == 1 for w in weights) else np.asarray(weights, float)
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
         present = sorted(set(labels))
@@ -303,7 +308,7 @@ class TextClassifier:
                           format="csr")
         for vec in (char_vec, word_vec):
             vec.stop_words_ = None   # the pruned-terms set is large and useless after fitting
-        clf = _fit(X, labels, model, task)
+        clf = _fit(X, labels, model, task, sample_weight)
         n_ngrams = len(char_vec.vocabulary_) + len(word_vec.vocabulary_)
         if features.keep_features and n_ngrams > features.keep_features:
             # Most n-grams carry almost no weight; dropping them shrinks the model several-fold
@@ -319,7 +324,7 @@ class TextClassifier:
             char_vec = _restrict(char_vec, keep[keep < n_char], eff, _char_vectorizer)
             word_vec = _restrict(word_vec, keep[keep >= n_char] - n_char, eff, _word_vectorizer)
             X = sparse.hstack([char_vec.transform(docs.chars), word_vec.transform(docs.words), *dense], format="csr")
-            clf = _fit(X, labels, model, task)
+            clf = _fit(X, labels, model, task, sample_weight)
         temperature = _calibrate(X, labels, model, task) if model.loss == "svm" else 1.0
         config["model"]["temperature"] = round(temperature, 4)
         coef = np.zeros((len(order), X.shape[1]), dtype=np.float32)
@@ -391,7 +396,7 @@ class TextClassifier:
 _MODEL_TYPES = {"logistic": "multinomial_logistic_regression", "svm": "linear_svm_softmax_calibrated"}
 
 
-def _fit(X, labels: Sequence[str], model: ModelConfig, task: str):
+def _fit(X, labels: Sequence[str], model: ModelConfig, task: str, sample_weight=None):
     logger.info("fitting %s classifier", task, extra={"docs": X.shape[0], "features": X.shape[1]})
     if model.loss == "svm":
         from sklearn.svm import LinearSVC
@@ -401,7 +406,7 @@ def _fit(X, labels: Sequence[str], model: ModelConfig, task: str):
         clf = LogisticRegression(C=model.C, max_iter=model.max_iter, class_weight=model.class_weight)
     else:
         raise ValueError(f"unknown loss {model.loss!r}; use 'logistic' or 'svm'")
-    return clf.fit(X, list(labels))
+    return clf.fit(X, list(labels), sample_weight=sample_weight)
 
 
 def _calibrate(X, labels: Sequence[str], model: ModelConfig, task: str) -> float:
@@ -462,6 +467,7 @@ def prepare_documents(texts: Sequence[str], words: Sequence[Sequence[str]] | Non
         text = normalize_text(text)
         return _DIGITS.sub("0", text) if cfg.collapse_digits else text
 
+    texts = [clean_text(t) for t in texts]     # markup, links and invisible characters are not text
     chars = [norm(t[:max_chars]) for t in texts]
     if words is None:
         segmenter = get_segmenter()

@@ -66,7 +66,27 @@ DATA_PROVENANCE = {
     "tnews": "news_titles/tnews_dev.jsonl — CLUE TNEWS via tigergeng/TextCNN @7e97026",
     "weibo_usual": "weibo_emotion/smp2020_ewect_train.csv (domain=usual) — Tom-HG/smp2020 @9b04c72",
     "ced": "weibo_rumor/ced_original_microblogs.tsv — thunlp/Chinese_Rumor_Dataset @c1178d8",
+    "weak_gov": "gov_messages/titles.tsv + details.tsv read as grievances (weak label 负面) — "
+                "Asimok/DataMining_study_before @09c99ac",
+    "weak_news": "THUCNews/TNEWS non-governance headlines read as 中性 (weak label)",
+    "weak_weibo_neutral": "SMP2020-EWECT posts labelled neutral, read as 中性 (weak label) — Tom-HG/smp2020 @9b04c72",
+    "weak_rumour": "CED rumours debunked by Weibo, read as 负面 (weak label) — thunlp/Chinese_Rumor_Dataset @c1178d8",
 }
+# The team's labelled set (nlp/labels, docs/labeling.md): one origin per kind of text.
+TEAM_ORIGINS = {
+    "weibo_emotion/smp2020_ewect_train.csv": "team_weibo", "weibo_sentiment/weibo2018_train.txt": "team_weibo",
+    "weibo_sentiment/weibo_senti_100k_part_dev.tsv": "team_weibo", "weibo_rumor/ced_original_microblogs.tsv": "team_ced",
+    "news_titles/thucnews_titles_dev.txt": "team_news", "news_titles/tnews_dev.jsonl": "team_news",
+    "gov_messages/titles.tsv": "team_gov", "gov_messages/details.tsv": "team_gov",
+    "gov_messages/messages_with_replies.csv": "team_gov", "gov_messages/hot_messages_unlabeled.csv": "team_gov",
+}
+TEAM_WRITTEN = "team_written"
+for _origin in sorted(set(TEAM_ORIGINS.values())) + [TEAM_WRITTEN]:
+    DATA_PROVENANCE[_origin] = (f"the team's labelled set, {_origin[5:]} posts (nlp/labels; texts in ../shared "
+                                "addressed by file#row, hand-written posts in the repository)")
+# Weibo-style text (posts, not citizen messages or headlines) for the per-slice scores.
+WEIBO_STYLE = ("team_weibo", "team_ced", TEAM_WRITTEN)
+
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ class Example:
     text: str
     label: str
     origin: str       # which source file it came from (a DATA_PROVENANCE key)
+    weight: float = 1.0   # sample weight in training: weak labels count less than the team's own
 
 
 class _RowCounter:
@@ -264,6 +285,82 @@ _GOV_TERMS = (
     "药", "卫生", "商家", "消费", "价格", "景区", "旅游", "超市", "退款", "政府", "投诉", "举报", "部门",
     "疫情", "肺炎", "病毒", "口罩", "隔离", "确诊",
 )
+
+
+# --- the team's labelled set (polarity; topic of Weibo-style posts) ---------------
+def team_examples(data_dir: str | Path, field: str, split: str) -> list[Example]:
+    """Labelled posts of one split ("train" or "test") as Examples of `field` (polarity or topic).
+
+    Texts get the same cleaning as their source's training rows (masked place names out of citizen
+    messages, Weibo markup out of weibo2018)."""
+    from . import labelset
+    out = []
+    for post in labelset.load(Path(data_dir), split=split):
+        origin = TEAM_WRITTEN if post.key.startswith(labelset.WRITTEN_PREFIX) else TEAM_ORIGINS[post.source]
+        text = clean_gov(post.text) if origin == "team_gov" else clean_weibo(post.text)[:_MAX_TEXT_CHARS]
+        if text:
+            out.append(Example(text, str(getattr(post, field)), origin))
+    return out
+
+
+def heldout_texts(data_dir: str | Path) -> frozenset[str]:
+    """Normalised texts of the labelled test split: kept out of every task's training and dev."""
+    try:
+        return frozenset(normalize_text(e.text) for e in team_examples(data_dir, "polarity", "test"))
+    except DataNotFoundError:
+        return frozenset()
+
+
+def without_heldout(examples: Iterable[Example], heldout: frozenset[str]) -> list[Example]:
+    return [e for e in examples if normalize_text(e.text) not in heldout]
+
+
+WEAK_POLARITY_CAPS = {"weak_gov": 2500, "weak_news": 1500, "weak_weibo_neutral": 1500, "weak_rumour": 800}
+WEAK_WEIGHT = 0.3
+
+
+def weak_polarity(data_dir: str | Path, seed: int = 42, caps: dict[str, int] | None = None) -> list[Example]:
+    """Weak polarity labels from the shared data: citizen messages are grievances (负面); headlines
+    outside governance and posts SMP2020 calls neutral are 中性; debunked rumours are 负面."""
+    data_dir = Path(data_dir)
+    counter = _RowCounter()
+    caps = caps or WEAK_POLARITY_CAPS
+    pool: dict[str, list[Example]] = defaultdict(list)
+    for e in load_gov_messages(data_dir, counter):
+        pool["weak_gov"].append(Example(e.text, "负面", "weak_gov", WEAK_WEIGHT))
+    for e in load_news_other(data_dir, counter):
+        pool["weak_news"].append(Example(e.text, "中性", "weak_news", WEAK_WEIGHT))
+    with _open_text(data_dir / "weibo_emotion" / "smp2020_ewect_train.csv") as fh:
+        for row in csv.DictReader(fh):
+            text = clean_weibo(row.get("content") or "")
+            if text and row.get("label") == "neutral":
+                pool["weak_weibo_neutral"].append(Example(text, "中性", "weak_weibo_neutral", WEAK_WEIGHT))
+    for e in load_rumor(data_dir):
+        if e.label == RUMOR_LABELS[0]:
+            pool["weak_rumour"].append(Example(e.text, "负面", "weak_rumour", WEAK_WEIGHT))
+    rng = random.Random(seed)
+    out = []
+    for origin in sorted(pool):
+        items = pool[origin]
+        rng.shuffle(items)
+        out.extend(items[: caps.get(origin, 0)])
+    counter.report()
+    return out
+
+
+TEAM_TOPIC_WEIGHT = 2.0
+
+
+def load_topic_with_team(data_dir: str | Path) -> list[Example]:
+    """load_topic plus the team's labelled training posts (Weibo-style incident posts among them),
+    weighted TEAM_TOPIC_WEIGHT: the model must learn posts, not only message titles and headlines."""
+    team = [Example(e.text, e.label, e.origin, TEAM_TOPIC_WEIGHT) for e in team_examples(data_dir, "topic", "train")]
+    return load_topic(data_dir) + team
+
+
+def load_polarity(data_dir: str | Path) -> list[Example]:
+    """The team's labelled training posts (polarity) and the weak labels (see weak_polarity)."""
+    return team_examples(data_dir, "polarity", "train") + weak_polarity(data_dir)
 
 
 # --- splitting ---------------------------------------------------------------

@@ -6,7 +6,9 @@ batch. A batch that fails falls back to post-by-post, and a post that still
 fails is returned unenriched (enriched_at stays None) so nothing is lost.
 
 Models (a models directory; the defaults ship in nlp/models): sentiment/ and topic/
-are required; emotion/ and rumor/ are used when present (an INFO line says when one is skipped).
+are required; polarity/, emotion/ and rumor/ are used when present (an INFO line says when one
+is skipped). Polarity (舆情倾向, what warnings count) without a polarity/ model falls back to the
+sentiment model's reading, with a WARNING at load: a models directory from before issue 9.
 Near-duplicate groups and events need the posts that came before, so they are a
 separate, stateful step over the store: nlp.linking.StreamLinker.
 
@@ -37,6 +39,7 @@ from .segment import Segmenter, default_segmenter
 logger = logging.getLogger(__name__)
 
 SENTIMENT_DIR, TOPIC_DIR, EMOTION_DIR, RUMOR_DIR, REGIONS_DIR = "sentiment", "topic", "emotion", "rumor", "regions"
+POLARITY_DIR = "polarity"
 # Label names a risk model may use for "this is a rumour"; config.json may name it as positive_label.
 RISK_LABELS = ("rumor", "rumour", "谣言", "1", "true", "yes", "risk", "flagged")
 
@@ -83,7 +86,7 @@ def risk_label_index(model: Any) -> int:
 class Enricher:
     def __init__(self, *, segmenter: Segmenter, sentiment: Any, topic: Any,
                  regions: RegionExtractor | None, keywords: KeywordExtractor | None = None,
-                 emotion: Any | None = None, rumor: Any | None = None,
+                 emotion: Any | None = None, rumor: Any | None = None, polarity: Any | None = None,
                  batch_size: int = 256, top_keywords: int = 8, topic_min_score: float = 0.25, max_topics: int = 3,
                  rumor_threshold: float | None = None,
                  max_analysis_chars: int = 20000, segment_timeout_s: float = 5.0,
@@ -91,6 +94,7 @@ class Enricher:
         self.segmenter = segmenter
         self.schemes = schemes or SchemeMatcher([])
         self.sentiment = sentiment
+        self.polarity = polarity
         self.topic = topic
         self.emotion = emotion
         self.rumor = rumor
@@ -117,6 +121,10 @@ class Enricher:
         segmenter = default_segmenter(user_dicts)
         sentiment = load_model(models_dir / SENTIMENT_DIR, segmenter)
         topic = load_model(models_dir / TOPIC_DIR, segmenter)
+        polarity = load_optional_model(models_dir / POLARITY_DIR, segmenter)
+        if polarity is None:
+            logger.warning("no polarity model in %s: polarity (what warnings count) falls back to the sentiment "
+                           "model's reading; install nlp/models/polarity", models_dir)
         emotion = load_optional_model(models_dir / EMOTION_DIR, segmenter)
         rumor = load_optional_model(models_dir / RUMOR_DIR, segmenter)
         gazetteer = _local_gazetteer(models_dir / REGIONS_DIR) or Gazetteer.default()
@@ -125,11 +133,13 @@ class Enricher:
             logger.warning("region extraction disabled: no gazetteer")
         segmenter.warm_up()
         return cls(segmenter=segmenter, sentiment=sentiment, topic=topic, emotion=emotion, rumor=rumor,
+                   polarity=polarity,
                    regions=regions, batch_size=batch_size, max_analysis_chars=max_analysis_chars,
                    segment_timeout_s=segment_timeout_s, schemes=schemes)
 
     def enrich(self, posts: Sequence[Post]) -> list[Post]:
-        """New Post objects with tokens, keywords, sentiment, topics, region, schemes, pii_masked and enriched_at set."""
+        """New Post objects with tokens, keywords, sentiment, polarity, topics, region, schemes, pii_masked and
+        enriched_at set."""
         out: list[Post] = []
         for start in range(0, len(posts), self.batch_size):
             batch = list(posts[start:start + self.batch_size])
@@ -158,6 +168,7 @@ class Enricher:
             words.append(ws)
             truncated.append(cut_short)
         sentiment_probs = probability_matrix(self.sentiment, texts, words)
+        polarity_probs = probability_matrix(self.polarity, texts, words) if self.polarity is not None else None
         topic_probs = probability_matrix(self.topic, texts, words)
         emotion_probs = probability_matrix(self.emotion, texts, words) if self.emotion is not None else None
         rumor_probs = probability_matrix(self.rumor, texts, words) if self.rumor is not None else None
@@ -166,11 +177,18 @@ class Enricher:
         for i, (post, text, ws) in enumerate(zip(batch, texts, words)):
             s_row = sentiment_probs[i]
             best = int(s_row.argmax())
+            sentiment = Sentiment(label=self.sentiment.labels[best], score=_prob(s_row[best]))
+            if polarity_probs is not None:
+                p = int(polarity_probs[i].argmax())
+                polarity = Sentiment(label=self.polarity.labels[p], score=_prob(polarity_probs[i][p]))
+            else:
+                polarity = sentiment
             region = self._region(post, text, ws)
             update = {
                 "tokens": self.segmenter.content_tokens(ws),
                 "keywords": self.keywords.from_words(ws, self.top_keywords),
-                "sentiment": Sentiment(label=self.sentiment.labels[best], score=_prob(s_row[best])),
+                "sentiment": sentiment,
+                "polarity": polarity,
                 "topics": self._topics(topic_probs[i]),
                 "region": region,
                 "schemes": self._schemes(post.text, region),
@@ -245,7 +263,8 @@ def models_dir_problems(models_dir: Path) -> list[str]:
     if not models_dir.is_dir():
         return [f"models directory {models_dir} not found"]
     problems = []
-    for name, required in ((SENTIMENT_DIR, True), (TOPIC_DIR, True), (EMOTION_DIR, False), (RUMOR_DIR, False)):
+    for name, required in ((SENTIMENT_DIR, True), (TOPIC_DIR, True), (POLARITY_DIR, False), (EMOTION_DIR, False),
+                           (RUMOR_DIR, False)):
         path = models_dir / name
         if not required and not path.exists():
             continue

@@ -12,6 +12,7 @@ import json
 import random
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 csv.field_size_limit(sys.maxsize)
@@ -39,12 +40,19 @@ READERS: dict[str, Callable[[Path], Iterator[str]]] = {
     "gov_messages/titles.tsv": lambda p: _csv(p, "title", "\t"),
     "gov_messages/details.tsv": lambda p: _csv(p, "detail", "\t"),
     "gov_messages/messages_with_replies.csv": lambda p: _csv(p, ("留言主题", "留言详情")),
+    "gov_messages/hot_messages_unlabeled.csv": lambda p: _csv(p, ("留言主题", "留言详情")),
+    "weibo_sentiment/weibo_senti_100k_part_dev.tsv": lambda p: _csv(p, "x_valid", "\t"),
 }
 
 
 def rows(data_dir: Path, file: str) -> list[str]:
     """Every row's text of one shared file, in row order."""
-    return list(READERS[file](Path(data_dir) / file))
+    path = Path(data_dir) / file
+    if not path.is_file():
+        from .errors import DataNotFoundError
+        raise DataNotFoundError(f"{path} not found; the labelled set reads its texts from the shared data "
+                                "folder (--data, ../shared/data from the project root)")
+    return list(READERS[file](path))
 
 
 def split_of(key: str, test_share: float = 0.25) -> str:
@@ -52,19 +60,94 @@ def split_of(key: str, test_share: float = 0.25) -> str:
     return "test" if hashlib.sha1(key.encode("utf-8")).digest()[0] < 256 * test_share else "train"
 
 
-def sample(data_dir: Path, per_file: dict[str, int], seed: int = 0, min_chars: int = 4) -> list[dict]:
-    """A seeded sample: {key, text} per chosen row (texts for the annotator's eyes, not for the repo)."""
+def sample(data_dir: Path, per_file: dict[str, int], seed: int = 0, min_chars: int = 4,
+           exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """A seeded sample: {key, text} per chosen row (texts for the annotator's eyes, not for the repo).
+
+    `exclude` holds keys already labelled (an earlier batch); they are never drawn again.
+    """
     rng = random.Random(f"labelset:{seed}")
     out = []
     for file, n in per_file.items():
         texts = rows(data_dir, file)
-        candidates = [i for i, t in enumerate(texts) if len(t.strip()) >= min_chars]
+        candidates = [i for i, t in enumerate(texts)
+                      if len(t.strip()) >= min_chars and f"{file}#{i}" not in exclude]
         for i in sorted(rng.sample(candidates, min(n, len(candidates)))):
             out.append({"key": f"{file}#{i}", "text": texts[i][:600]})
     return out
 
 
 LABEL_FIELDS = ("polarity", "topic", "incident")
+WRITTEN_PREFIX = "written/"          # keys of posts the team wrote itself: "written/<writer>#<n>", text inline
+# Writers whose posts are all held out: a writer's style would leak from train into test if one
+# writer's posts sat on both sides, so hand-written posts are split by writer, not by hash.
+TEST_WRITERS = frozenset({"h2"})
+LABELS_DIR = Path(__file__).resolve().parent / "labels"
+
+
+@dataclass(frozen=True)
+class LabelledPost:
+    key: str
+    text: str
+    polarity: str
+    topic: str
+    incident: bool
+    split: str           # "train" or "test" (split_of_key)
+
+    @property
+    def source(self) -> str:
+        """The shared file (or 'written/<writer>') the post comes from."""
+        return self.key.rpartition("#")[0]
+
+
+def split_of_key(key: str) -> str:
+    """The split of a labelled key: hand-written posts by writer, shared rows by hash."""
+    if key.startswith(WRITTEN_PREFIX):
+        writer = key[len(WRITTEN_PREFIX):].rpartition("#")[0]
+        return "test" if writer in TEST_WRITERS else "train"
+    return split_of(key)
+
+
+def read_label_files(labels_dir: Path = LABELS_DIR) -> list[dict]:
+    """Every label record of labels_dir/*.jsonl, in file order."""
+    out = []
+    for path in sorted(Path(labels_dir).glob("*.jsonl")):
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    return out
+
+
+def final_labels(records: list[dict]) -> dict[str, dict]:
+    """One record per key: the adjudicated reading (pass 3) where the passes disagreed, else pass 1."""
+    chosen: dict[str, dict] = {}
+    for r in records:
+        if r.get("pass") in (1, 3) and (r["key"] not in chosen or r["pass"] > chosen[r["key"]]["pass"]):
+            chosen[r["key"]] = r
+    return chosen
+
+
+def load(data_dir: Path, labels_dir: Path = LABELS_DIR, split: str | None = None) -> list[LabelledPost]:
+    """The labelled posts with their texts (shared rows read from data_dir), optionally one split only."""
+    chosen = final_labels(read_label_files(labels_dir))
+    texts_by_file: dict[str, list[str]] = {}
+    out = []
+    for key, r in chosen.items():
+        part = split_of_key(key)
+        if split is not None and part != split:
+            continue
+        if key.startswith(WRITTEN_PREFIX):
+            text = r["text"]
+        else:
+            file, _, row = key.rpartition("#")
+            if file not in texts_by_file:
+                texts_by_file[file] = rows(data_dir, file)
+            text = texts_by_file[file][int(row)]
+        out.append(LabelledPost(key, text, r["polarity"], r["topic"], bool(r["incident"]), part))
+    return out
 
 
 def agreement(records: list[dict]) -> dict[str, dict[str, float]]:
@@ -85,11 +168,32 @@ def agreement(records: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
-if __name__ == "__main__":   # python -m nlp.labelset DATA_DIR OUT.jsonl  (the first labelling batch)
-    plan = {"weibo_emotion/smp2020_ewect_train.csv": 150, "weibo_sentiment/weibo2018_train.txt": 80,
-            "weibo_rumor/ced_original_microblogs.tsv": 70, "news_titles/thucnews_titles_dev.txt": 60,
-            "news_titles/tnews_dev.jsonl": 60, "gov_messages/titles.tsv": 60, "gov_messages/details.tsv": 60,
-            "gov_messages/messages_with_replies.csv": 60}
+# The labelling batches: rows drawn per shared file (seed = batch number - 1; later batches
+# exclude every key an earlier batch drew).
+BATCHES: dict[int, dict[str, int]] = {
+    1: {"weibo_emotion/smp2020_ewect_train.csv": 150, "weibo_sentiment/weibo2018_train.txt": 80,
+        "weibo_rumor/ced_original_microblogs.tsv": 70, "news_titles/thucnews_titles_dev.txt": 60,
+        "news_titles/tnews_dev.jsonl": 60, "gov_messages/titles.tsv": 60, "gov_messages/details.tsv": 60,
+        "gov_messages/messages_with_replies.csv": 60},
+    2: {"weibo_emotion/smp2020_ewect_train.csv": 450, "weibo_sentiment/weibo2018_train.txt": 220,
+        "weibo_rumor/ced_original_microblogs.tsv": 400, "news_titles/thucnews_titles_dev.txt": 150,
+        "news_titles/tnews_dev.jsonl": 150, "gov_messages/titles.tsv": 150, "gov_messages/details.tsv": 150,
+        "gov_messages/messages_with_replies.csv": 150, "gov_messages/hot_messages_unlabeled.csv": 150,
+        "weibo_sentiment/weibo_senti_100k_part_dev.tsv": 120},
+}
+
+
+def draw_batch(data_dir: Path, batch: int) -> list[dict]:
+    """The rows of labelling batch `batch`, as the annotators saw them."""
+    earlier: set[str] = set()
+    for b in range(1, batch):
+        earlier |= {item["key"] for item in sample(data_dir, BATCHES[b], seed=b - 1,
+                                                   exclude=frozenset(earlier))}
+    return sample(data_dir, BATCHES[batch], seed=batch - 1, exclude=frozenset(earlier))
+
+
+if __name__ == "__main__":   # python -m nlp.labelset DATA_DIR OUT.jsonl [BATCH]  (texts for annotators)
+    batch_no = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     with open(sys.argv[2], "w", encoding="utf-8") as f:
-        for item in sample(Path(sys.argv[1]), plan):
+        for item in draw_batch(Path(sys.argv[1]), batch_no):
             f.write(json.dumps(item, ensure_ascii=False) + "\n")

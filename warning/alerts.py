@@ -122,7 +122,7 @@ def example_of(post: Post, tz: tzinfo = DEFAULT_TZ) -> AlertExample:
         post_id=post.id, platform=str(post.platform), platform_label=platform_label(post.platform),
         published_at=post.published_at.astimezone(tz), url=safe_link(post.url),
         text=excerpt(post.text, EXAMPLE_CHARS), author=mask(post.author.name) or None,
-        followers=post.author.followers, engagement=post.engagement.total, sentiment=post.sentiment_label,
+        followers=post.author.followers, engagement=post.engagement.total, sentiment=post.sentiment_label, polarity=post.polarity_label,
     )
 
 
@@ -219,7 +219,7 @@ class FindingDescriber:
             own = dataclasses.replace(query, event_ids=(driver.event_id,))
             for hit in self.store.search(own, size=max(1, (self.post_count + 1) // 2), sort="engagement").hits:
                 picked.setdefault(hit.post.id, hit.post)
-        for candidate in (dataclasses.replace(query, sentiments=(NEGATIVE,)), query):
+        for candidate in (dataclasses.replace(query, polarities=(NEGATIVE,)), query):
             if len(picked) >= self.post_count:
                 break
             for hit in self.store.search(candidate, size=self.post_count, sort="engagement").hits:

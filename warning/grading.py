@@ -156,7 +156,7 @@ class LevelAdjuster:
             return None
         enriched = dataclasses.replace(finding.query, enriched=True)
         total = store.count(enriched)
-        negative = store.count(dataclasses.replace(enriched, sentiments=(NEGATIVE,))) if total else 0
+        negative = store.count(dataclasses.replace(enriched, polarities=(NEGATIVE,))) if total else 0
         if not total or negative < negativity.min_negative or negative / total < negativity.min_share:
             return None
         return Raise("negativity", f"负面程度：负面信息{negative}条，占{negative / total:.0%}，"

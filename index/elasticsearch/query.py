@@ -20,7 +20,8 @@ from ..store import KEYWORD_FIELDS, PostQuery
 
 # Store keyword field → document field.
 FIELD_PATHS: dict[str, str] = {
-    "platform": "platform", "source": "source", "sentiment": "sentiment.label", "emotion": "emotion.label",
+    "platform": "platform", "source": "source", "sentiment": "sentiment.label", "polarity": "polarity.label",
+    "emotion": "emotion.label",
     "topic": "topic", "province": "region.province", "city": "region.city", "district": "region.district",
     "region_code": "region.code", "event_id": "event_id", "dup_group": "dup_group", "author": "author.name",
     "root_id": "root_id",
@@ -136,7 +137,8 @@ class PostQueryBuilder:
                 bounds["lt"] = es_time(query.end)
             clauses.append({"range": {"published_at": bounds}})
         for name, values in (("platform", query.platforms), ("source", query.sources),
-                             ("sentiment.label", query.sentiments), ("topic", query.topics),
+                             ("sentiment.label", query.sentiments), ("polarity.label", query.polarities),
+                             ("topic", query.topics),
                              ("event_id", query.event_ids), ("id", query.ids),
                              ("root_id", query.root_ids), ("schemes", query.schemes)):
             if values:

@@ -107,6 +107,13 @@ MIGRATIONS: tuple[Migration, ...] = (
              verified = coalesce((SELECT json_extract(d.doc, '$.author.verified') FROM post_docs d
                                   WHERE d.rid = posts.rid), 0)""",
     )),
+    # Governance polarity (舆情倾向, issue 9) beside the emotional sentiment; warnings count it.
+    Migration(6, "polarity column, backfilled from the stored documents", (
+        "ALTER TABLE posts ADD COLUMN polarity TEXT",
+        """UPDATE posts SET polarity = (SELECT json_extract(d.doc, '$.polarity.label') FROM post_docs d
+                                        WHERE d.rid = posts.rid)""",
+        "CREATE INDEX posts_polarity_time ON posts (polarity, published_at)",
+    )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -43,7 +43,7 @@ class PreparedPost:
 POST_COLUMNS = ("id", "platform", "source", "published_at", "sentiment", "emotion", "topic",
                  "province", "province_code", "city", "city_code", "district", "district_code",
                  "region_code", "event_id", "dup_group", "author", "engagement", "enriched",
-                "root_id", "followers", "verified")
+                "root_id", "followers", "verified", "polarity")
 UPSERT_POST = (
     f"INSERT INTO posts ({', '.join(POST_COLUMNS)}) VALUES ({', '.join('?' * len(POST_COLUMNS))}) "
     "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in POST_COLUMNS[1:])
@@ -70,6 +70,7 @@ class PostIndexer:
             keyword(post.event_id), keyword(post.dup_group), keyword(post.author.name),
             post.engagement.total, int(post.enriched_at is not None),
             keyword(post.root_id), post.author.followers, int(post.author.verified),
+            keyword(post.polarity.label) if post.polarity else None,
         )
         # The shown columns are cut here, by the same segmenter that cuts queries, so phrases
         # line up and snippets keep every character. Enrichment's tokens (content words only,

@@ -55,7 +55,8 @@ logger = logging.getLogger(__name__)
 # Store keyword field -> posts column. province/city/district group by name; region_code
 # is the most specific code a post has (district, else city, else province).
 FIELD_COLUMNS: dict[str, str] = {
-    "platform": "platform", "source": "source", "sentiment": "sentiment", "emotion": "emotion",
+    "platform": "platform", "source": "source", "sentiment": "sentiment", "polarity": "polarity",
+    "emotion": "emotion",
     "topic": "topic", "province": "province", "city": "city", "district": "district",
     "region_code": "region_code", "event_id": "event_id", "dup_group": "dup_group", "author": "author",
     "root_id": "root_id",
@@ -505,7 +506,8 @@ class SQLiteStore(Store):
         if query.end is not None:
             where.add("p.published_at < ?", epoch(query.end))
         for column, values in (("p.platform", query.platforms), ("p.source", query.sources),
-                               ("p.sentiment", query.sentiments), ("p.topic", query.topics),
+                               ("p.sentiment", query.sentiments), ("p.polarity", query.polarities),
+                               ("p.topic", query.topics),
                                ("p.event_id", query.event_ids), ("p.id", query.ids),
                                ("p.root_id", query.root_ids)):
             if values:

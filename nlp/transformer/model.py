@@ -145,7 +145,8 @@ class TransformerClassifier:
                       batch_size: int | None = None) -> np.ndarray:
         """(n_texts, n_labels) float32 probabilities, columns in `labels` order."""
         import torch
-        texts = ["" if t is None else str(t) for t in texts]
+        from ..cleaning import clean_text
+        texts = [clean_text("" if t is None else str(t)) for t in texts]   # markup is not text
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if not texts:
             return out

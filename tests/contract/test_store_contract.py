@@ -30,12 +30,13 @@ def make_post(pid: str, platform: str, source: str, at: datetime, *, title: str 
               tokens: list[str] | None = None, keywords: list[str] | None = None, sentiment: str | None = None,
               topic: str | None = None, region: Region | None = None, engagement: Engagement | None = None,
               event_id: str | None = None, dup_group: str | None = None, author: str | None = None,
-              emotion: str | None = None, enriched: bool = True) -> Post:
+              emotion: str | None = None, enriched: bool = True, polarity: str | None = None) -> Post:
     return Post(
         id=pid, platform=platform, source=source, url=f"https://example.org/{pid}", title=title, content=content,
         published_at=at, crawled_at=at + timedelta(minutes=5), author=Author(name=author),
         engagement=engagement or Engagement(), tokens=tokens or [], keywords=keywords or [],
         sentiment=Sentiment(label=sentiment, score=0.9) if sentiment else None,
+        polarity=Sentiment(label=polarity, score=0.8) if polarity else None,
         emotion=Emotion(label=emotion, score=0.8) if emotion else None,
         topics=[Topic(label=topic, score=0.7)] if topic else [], region=region,
         event_id=event_id, dup_group=dup_group, enriched_at=ENRICHED_AT if enriched else None,
@@ -49,7 +50,8 @@ def corpus() -> list[Post]:
                   content="濂溪区暴雨导致道路内涝，市民出行困难",
                   tokens=["濂溪区", "暴雨", "导致", "道路", "内涝", "，", "市民", "出行", "困难"],
                   keywords=["暴雨", "内涝"], sentiment="负面", topic="城乡建设", region=LIANXI,
-                  engagement=Engagement(likes=100), event_id="evt-rain", author="九江热心市民", emotion="angry"),
+                  engagement=Engagement(likes=100), event_id="evt-rain", author="九江热心市民", emotion="angry",
+                  polarity="负面"),
         make_post("news:2", "news", "metro_news", T0 + timedelta(hours=2),
                   title="九江市召开防汛工作会议", content="会议部署暴雨天气防汛工作。",
                   tokens=["九江市", "召开", "防汛", "工作", "会议", "会议", "部署", "暴雨", "天气", "防汛", "工作",
@@ -60,21 +62,22 @@ def corpus() -> list[Post]:
                   title="小区垃圾长期无人清理", content="浔阳区某小区垃圾堆积，气味难闻，请求环保部门处理",
                   tokens=["小区", "垃圾", "长期", "无人", "清理", "浔阳区", "某", "小区", "垃圾", "堆积"],
                   keywords=["垃圾"], sentiment="负面", topic="环境保护", region=XUNYANG,
-                  engagement=Engagement(comments=5), emotion="angry"),
+                  engagement=Engagement(comments=5), emotion="angry", polarity="负面"),
         make_post("weibo:4", "weibo", "weibo_search", T0 + timedelta(days=1, minutes=30),
                   content="化工厂排放废气，附近居民担心污染",
                   tokens=["化工厂", "排放", "废气", "，", "附近", "居民", "担心", "污染"],
                   keywords=["废气", "污染"], sentiment="负面", topic="环境保护", region=LIANXI,
-                  engagement=Engagement(reposts=500), emotion="fear", dup_group="dup-gas"),
+                  engagement=Engagement(reposts=500), emotion="fear", dup_group="dup-gas", polarity="负面"),
         make_post("news:5", "news", "metro_news", T0 + timedelta(days=1, hours=9),
                   title="南昌地铁新线开通", content="南昌地铁新线今日开通运营，市民点赞。",
                   tokens=["南昌", "地铁", "新线", "今日", "开通", "运营", "，", "市民", "点赞", "。"],
                   keywords=["地铁"], sentiment="正面", topic="交通运输", region=NANCHANG,
-                  engagement=Engagement(likes=20)),
+                  engagement=Engagement(likes=20), polarity="正面"),
         # tokens left empty: the store segments the text itself
         make_post("rss:6", "rss", "gov_rss", T0 + timedelta(days=2, hours=10),
                   title="九江发布暴雨蓝色预警", content="气象台发布暴雨蓝色预警，提醒市民注意防范暴雨天气。",
-                  keywords=["暴雨", "预警"], sentiment="中性", topic="城乡建设", region=JIUJIANG),
+                  keywords=["暴雨", "预警"], sentiment="中性", topic="城乡建设", region=JIUJIANG,
+                  polarity="负面"),   # a calm notice of a danger: 中性 in tone, 负面 in polarity
         make_post("forum:7", "forum", "local_forum", T0 + timedelta(days=2, hours=12),
                   title="有人知道暴雨天哪里积水吗", engagement=Engagement(comments=3), enriched=False),
     ]
@@ -314,6 +317,8 @@ def test_count_with_filters(loaded: Store):
     assert loaded.count(PostQuery(text="暴雨")) == 4
     assert loaded.count(PostQuery(sentiments=("负面",))) == 3
     assert loaded.count(PostQuery(sentiments=("负面", "正面"))) == 4
+    assert loaded.count(PostQuery(polarities=("负面",))) == 4
+    assert loaded.count(PostQuery(polarities=("负面",), sentiments=("中性",))) == 1
     assert loaded.count(PostQuery(platforms=("weibo", "rss"))) == 3
     assert loaded.count(PostQuery(sources=("metro_news",))) == 2
     assert loaded.count(PostQuery(event_ids=("evt-rain",))) == 2
@@ -423,6 +428,7 @@ def test_histogram_rejects_unknown_interval_and_field(loaded: Store):
 # --- terms ------------------------------------------------------------------------------
 def test_terms_of_keyword_fields(loaded: Store):
     assert loaded.terms(PostQuery(), "sentiment") == [Bucket("负面", 3), Bucket("中性", 2), Bucket("正面", 1)]
+    assert loaded.terms(PostQuery(), "polarity") == [Bucket("负面", 4), Bucket("正面", 1)]
     assert loaded.terms(PostQuery(), "topic", size=2) == [Bucket("城乡建设", 3), Bucket("环境保护", 2)]
     # ties are ordered by key
     assert loaded.terms(PostQuery(), "platform") == [

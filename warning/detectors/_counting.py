@@ -19,4 +19,4 @@ def counts_by_group(store: PostIndex, query: PostQuery, group_by: str, max_group
 
 
 def negatives(query: PostQuery) -> PostQuery:
-    return dataclasses.replace(query, sentiments=(NEGATIVE,))
+    return dataclasses.replace(query, polarities=(NEGATIVE,))

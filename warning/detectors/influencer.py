@@ -72,7 +72,7 @@ class InfluencerRule(Rule):
         p = self.params
         now = aware(now)
         window_start = now - p.window
-        query = dataclasses.replace(p.filter.query(window_start, now), sentiments=(NEGATIVE,))
+        query = dataclasses.replace(p.filter.query(window_start, now), polarities=(NEGATIVE,))
         candidates: dict[str, Post] = {}
         asks = [dataclasses.replace(query, min_followers=p.min_followers)]
         if p.verified:

@@ -72,7 +72,7 @@ class NegativeShareRule(Rule):
         p = self.params
         now = aware(now)
         window_start = now - p.window
-        # Only enriched posts have a sentiment; counting the rest would dilute the share.
+        # Only enriched posts have a polarity; counting the rest would dilute the share.
         query = dataclasses.replace(p.filter.query(window_start, now), enriched=True)
         totals = counts_by_group(store, query, p.group_by, p.max_groups)
         negative = counts_by_group(store, negatives(query), p.group_by, p.max_groups)

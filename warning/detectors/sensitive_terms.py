@@ -61,7 +61,7 @@ class SensitiveTermsParams(RuleParams):
     platform_authority: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_AUTHORITY),
                                                  description="score factor per platform; others 1.0")
     verified_factor: float = Field(default=2.0, ge=1.0, description="factor for verified (media, official) accounts")
-    negative_only: bool = Field(default=False, description="count only posts the sentiment model reads as 负面")
+    negative_only: bool = Field(default=False, description="count only posts the polarity model reads as 负面 (舆情倾向)")
     min_posts: int = Field(default=1, ge=1, description="fewest matching posts in the window")
     top_posts: int = Field(default=20, ge=1, le=200, description="posts scored per term (top by engagement)")
 
@@ -100,7 +100,7 @@ class SensitiveTermsRule(Rule):
         window_start = now - p.window
         base = p.filter.query(window_start, now)
         if p.negative_only:
-            base = dataclasses.replace(base, sentiments=(NEGATIVE,))
+            base = dataclasses.replace(base, polarities=(NEGATIVE,))
         findings = []
         for group in p.groups:
             if group.name in p.ignore_groups:

@@ -55,8 +55,8 @@ def example_lines(example: AlertExample, tz: tzinfo, esc: Escape = _plain) -> li
         facts.append(esc(example.author) + (f"（粉丝{count_text(example.followers)}）" if example.followers else ""))
     if example.engagement:
         facts.append(f"互动{count_text(example.engagement)}")
-    if example.sentiment:
-        facts.append(example.sentiment)
+    if example.polarity or example.sentiment:
+        facts.append(example.polarity or example.sentiment)
     lines = [f"- 【{' · '.join(facts)}】{esc(example.text)}"]
     if example.url:
         lines.append(f"  链接：<{example.url}>" if esc is not _plain else f"  链接：{example.url}")

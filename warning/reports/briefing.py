@@ -80,9 +80,9 @@ class BriefingBuilder:
         previous = PostQuery(start=start - (end - start), end=start)
         total = self.store.count(period)
         previous_total = self.store.count(previous)
-        sentiments = self._counts(period, "sentiment")
+        sentiments = self._counts(period, "polarity")   # 舆情倾向, not the writer's tone
         negative = sentiments.get(NEGATIVE, 0)
-        previous_negative = self.store.count(dataclasses.replace(previous, sentiments=(NEGATIVE,)))
+        previous_negative = self.store.count(dataclasses.replace(previous, polarities=(NEGATIVE,)))
         return {
             "office_name": office_name,
             "report_date": end.astimezone(self.tz),
@@ -114,7 +114,7 @@ class BriefingBuilder:
 
     def _chart(self, period: PostQuery, span: timedelta) -> str:
         name, interval = next((n, i) for n, i, limit in _INTERVALS if span <= limit)
-        buckets = self.store.histogram(period, name, group_by="sentiment")   # type: ignore[arg-type]
+        buckets = self.store.histogram(period, name, group_by="polarity")   # type: ignore[arg-type]
         return trend_svg(buckets, interval, self.tz)
 
     def _alerts(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -164,11 +164,11 @@ class BriefingBuilder:
                  "author": self.mask(e.author) if e.author else "",
                  "followers": count_text(e.followers) if e.followers else "",
                  "engagement": count_text(e.engagement) if e.engagement else "",
-                 "sentiment": e.sentiment or ""} for e in examples]
+                 "sentiment": e.polarity or e.sentiment or ""} for e in examples]
 
     def _breakdown(self, period: PostQuery, field: str, size: int, with_agency: bool = False) -> list[dict[str, Any]]:
         totals = self.store.terms(period, field, size=size)
-        negatives = self._counts(dataclasses.replace(period, sentiments=(NEGATIVE,)), field, size=size * 3)
+        negatives = self._counts(dataclasses.replace(period, polarities=(NEGATIVE,)), field, size=size * 3)
         rows = []
         for bucket in totals:
             neg = negatives.get(bucket.key, 0)
@@ -185,7 +185,7 @@ class BriefingBuilder:
         if not names:
             return []
         totals = self._counts(period, "schemes", size=len(names) + 20)
-        negatives = self._counts(dataclasses.replace(period, sentiments=(NEGATIVE,)), "schemes", size=len(names) + 20)
+        negatives = self._counts(dataclasses.replace(period, polarities=(NEGATIVE,)), "schemes", size=len(names) + 20)
         return [{"label": name, "count": totals.get(name, 0), "negative": negatives.get(name, 0),
                  "negative_share": _share(negatives.get(name, 0), totals.get(name, 0))} for name in names]
 
@@ -200,7 +200,7 @@ class BriefingBuilder:
                 for b in buckets]
 
     def _latest_negative(self, period: PostQuery) -> list[Post]:
-        query = dataclasses.replace(period, sentiments=(NEGATIVE,))
+        query = dataclasses.replace(period, polarities=(NEGATIVE,))
         return [hit.post for hit in self.store.search(query, size=self.max_posts, sort="newest").hits]
 
     def _link(self, url: str | None) -> str | None:
@@ -219,7 +219,7 @@ class BriefingBuilder:
             "platform": platform_label(post.platform), "published_at": post.published_at,
             "url": self._link(post.url),
             "engagement": post.engagement.total,
-            "sentiment": post.sentiment_label or "", "region": post.region.name if post.region else "",
+            "sentiment": post.polarity_label or "", "region": post.region.name if post.region else "",
         }
 
 

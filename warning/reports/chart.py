@@ -1,4 +1,4 @@
-"""The briefing's trend chart: hourly volume by sentiment as inline SVG.
+"""The briefing's trend chart: hourly volume by polarity (舆情倾向) as inline SVG.
 
 matplotlib's SVG backend with svg.fonttype='none' writes text as <text>, not
 glyph outlines, so the reader's browser draws the Chinese labels with its own
@@ -38,7 +38,7 @@ _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
 
 
 def trend_svg(buckets: Sequence[TimeBucket], interval: timedelta, tz: tzinfo = DEFAULT_TZ) -> str:
-    """A stacked bar chart of posts per time bucket by sentiment, as an <svg> element string (times in `tz`)."""
+    """A stacked bar chart of posts per time bucket by polarity, as an <svg> element string (times in `tz`)."""
     with matplotlib.rc_context(_RC), warnings.catch_warnings():
         # Layout measures CJK text with a Latin font; the browser renders it properly.
         warnings.filterwarnings("ignore", message=r"Glyph .* missing from", category=UserWarning)

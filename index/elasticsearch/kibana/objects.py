@@ -5,7 +5,7 @@
 Objects (Kibana 8.x saved-object format; ids are stable, so a re-import overwrites):
   data views      yuqing-posts (yuqing-posts*, time field published_at), yuqing-alerts
   saved searches  负面舆情 (negative posts), 按地区 (posts by region), 预警关联帖子 (posts linked to alerts)
-  Lens            volume over time by sentiment, topic breakdown, region table, top sources, hot words
+  Lens            volume over time by polarity, topic breakdown, region table, top sources, hot words
   dashboard       舆情总览: the five charts and the latest negative posts
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _dumps(value: Any) -> str:
 # --- data views -------------------------------------------------------------------------------
 FIELD_LABELS = {
     "published_at": "发布时间", "title": "标题", "content": "正文", "source": "来源", "platform": "平台",
-    "sentiment.label": "情感", "emotion.label": "情绪", "topic": "领域", "region.name": "地区",
+    "sentiment.label": "情感", "polarity.label": "舆情倾向", "emotion.label": "情绪", "topic": "领域", "region.name": "地区",
     "region.code": "地区代码", "region.city": "城市", "region.district": "区县", "author.name": "作者",
     "engagement.total": "互动量", "tokens": "热词", "keywords": "关键词", "alert_ids": "关联预警",
     "schemes": "监测方案",
@@ -106,14 +106,14 @@ def lens(lens_id: str, title: str, description: str, vis_type: str, layer: str, 
 
 def volume_by_sentiment() -> Obj:
     layer = "layer-volume"
-    columns = {"col-time": date_column(), "col-sentiment": terms_column("sentiment.label", "情感", 3, "col-count"),
+    columns = {"col-time": date_column(), "col-sentiment": terms_column("polarity.label", "舆情倾向", 3, "col-count"),
                "col-count": count_column()}
     vis = {"preferredSeriesType": "bar_stacked", "legend": {"isVisible": True, "position": "right"},
            "valueLabels": "hide", "fittingFunction": "None",
            "layers": [{"layerId": layer, "layerType": "data", "seriesType": "bar_stacked",
                        "xAccessor": "col-time", "splitAccessor": "col-sentiment", "accessors": ["col-count"],
                        "palette": {"type": "palette", "name": "default"}}]}
-    return lens("yuqing-volume-by-sentiment", "信息量走势（按情感）", "Posts over time, stacked by sentiment",
+    return lens("yuqing-volume-by-sentiment", "信息量走势（按倾向）", "Posts over time, stacked by polarity (舆情倾向)",
                 "lnsXY", layer, columns, vis)
 
 
@@ -132,7 +132,7 @@ def region_table() -> Obj:
     columns = {"col-city": terms_column("region.city", "城市", 20, "col-count"),
                "col-district": terms_column("region.district", "区县", 20, "col-count"),
                "col-count": count_column(),
-               "col-negative": count_column("负面", 'sentiment.label : "负面"')}
+               "col-negative": count_column("负面", 'polarity.label : "负面"')}
     vis = {"layerId": layer, "layerType": "data", "rowHeight": "single", "rowHeightLines": 1,
            "columns": [{"columnId": c} for c in columns]}
     return lens("yuqing-region-table", "地区统计", "Posts and negative posts per city and district",
@@ -202,17 +202,17 @@ def saved_objects() -> list[Obj]:
         data_view(ALERTS_VIEW, "yuqing-alerts", "预警 yuqing-alerts", "last_seen",
                   {"level": "级别", "status": "状态", "agency_name": "责任单位", "topic": "领域",
                    "region.name": "地区", "title": "标题"}),
-        saved_search("yuqing-negative-posts", "负面舆情", "Negative posts, newest first", 'sentiment.label : "负面"',
+        saved_search("yuqing-negative-posts", "负面舆情", "Negative posts, newest first", 'polarity.label : "负面"',
                      ["title", "content", "source", "platform", "region.name", "topic", "engagement.total"],
                      [["published_at", "desc"]]),
         saved_search("yuqing-posts-by-region", "按地区查看帖子", "Posts with a region, grouped by region code",
-                     "region.code : *", ["region.name", "region.code", "title", "source", "sentiment.label", "topic"],
+                     "region.code : *", ["region.name", "region.code", "title", "source", "polarity.label", "topic"],
                      [["region.code", "asc"], ["published_at", "desc"]]),
         saved_search("yuqing-scheme-posts", "监测方案命中", "Posts matching a monitoring scheme (filter on schemes)",
-                     "schemes : *", ["schemes", "title", "source", "platform", "sentiment.label", "region.name"],
+                     "schemes : *", ["schemes", "title", "source", "platform", "polarity.label", "region.name"],
                      [["published_at", "desc"]]),
         saved_search("yuqing-alert-posts", "预警关联帖子", "Posts cited by an alert (see the yuqing-alerts data view)",
-                     "alert_ids : *", ["alert_ids", "title", "source", "sentiment.label", "topic", "region.name"],
+                     "alert_ids : *", ["alert_ids", "title", "source", "polarity.label", "topic", "region.name"],
                      [["published_at", "desc"]]),
         volume_by_sentiment(), topic_breakdown(), region_table(), top_sources(), hot_words(), dashboard(),
     ]

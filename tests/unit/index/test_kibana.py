@@ -60,7 +60,7 @@ def test_the_required_objects_are_there(by_id):
     panels = json.loads(dashboard["attributes"]["panelsJSON"])
     shown = {by_id[ref["id"]]["attributes"]["title"] for ref in dashboard["references"]}
     assert len(panels) == 6
-    assert shown == {"信息量走势（按情感）", "领域分布", "地区统计", "主要信息来源", "热词", "负面舆情"}
+    assert shown == {"信息量走势（按倾向）", "领域分布", "地区统计", "主要信息来源", "热词", "负面舆情"}
 
 
 def test_every_reference_resolves(objects, by_id):

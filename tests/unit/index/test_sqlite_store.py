@@ -50,6 +50,7 @@ def pragma(path: Path, name: str):
 
 # What each migration added, undone: turns a database of the latest schema into one of an older version.
 UNDO = {
+    6: ("DROP INDEX posts_polarity_time", "ALTER TABLE posts DROP COLUMN polarity"),
     5: ("DROP INDEX post_terms_scheme", "DELETE FROM post_terms WHERE kind = 2",
         "ALTER TABLE posts DROP COLUMN followers", "ALTER TABLE posts DROP COLUMN verified"),
     4: ("DROP INDEX posts_root", "ALTER TABLE posts DROP COLUMN root_id"),
@@ -133,6 +134,21 @@ def test_v4_database_gains_scheme_tags_and_author_reach_from_stored_documents(tm
         plan = " ".join(r[3] for r in s._connection().execute(
             "EXPLAIN QUERY PLAN SELECT rid FROM post_terms WHERE kind = 2 AND term IN ('九江汛情')"))
         assert "post_terms_scheme" in plan
+
+
+def test_v5_database_gains_the_polarity_column_from_stored_documents(tmp_path: Path):
+    path = tmp_path / "v5.db"
+    with SQLiteStore(path) as s:
+        s.upsert_posts([post(1, polarity=Sentiment(label="负面", score=0.8)), post(2, sentiment=None)])
+    rewind(path, 5)
+    with SQLiteStore(path) as s:
+        assert pragma(path, "user_version") == SCHEMA_VERSION
+        assert s.count(PostQuery(polarities=("负面",))) == 1
+        assert s.count(PostQuery(sentiments=("负面",))) == 1       # post 1's tone; post 2 has none
+        assert {b.key: b.count for b in s.terms(PostQuery(), "polarity")} == {"负面": 1}
+        plan = " ".join(r[3] for r in s._connection().execute(
+            "EXPLAIN QUERY PLAN SELECT rid FROM posts WHERE polarity = '负面' AND published_at > 0"))
+        assert "posts_polarity_time" in plan
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path):

@@ -171,6 +171,17 @@ def test_negative_share_levels_and_min_count():
     assert share_rule(min_negative=8).evaluate(store, NOW) == []
 
 
+def test_negative_share_counts_polarity_not_the_writers_tone():
+    store = RecordingStore()
+    start = NOW - timedelta(hours=5)
+    # calm reports of an accident: 中性 in tone, 负面 in polarity — they are what the office must see
+    store.upsert_posts(spread(start, NOW, 7, sentiment="中性", polarity="负面"))
+    # angry chatter about nothing public: 负面 in tone, 中性 in polarity
+    store.upsert_posts(spread(start, NOW, 3, sentiment="负面", polarity="中性"))
+    [finding] = share_rule().evaluate(store, NOW)
+    assert finding.metrics["negative_count"] == 7.0 and finding.metrics["negative_share"] == 0.7
+
+
 def test_negative_share_below_lowest_level_and_outside_window():
     store = RecordingStore()
     store.upsert_posts(spread(NOW - timedelta(hours=5), NOW, 4, sentiment="负面"))

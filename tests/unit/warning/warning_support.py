@@ -63,13 +63,15 @@ _ids = itertools.count()
 def make_post(at: datetime, *, topic: str | None = "环境保护", sentiment: str = "中性", region: Region | None = LIANXI,
               platform: str = "weibo", text: str = "濂溪区某化工厂附近河道出现异味", engagement: int = 0,
               keywords: tuple[str, ...] = ("异味", "河道"), enriched: bool = True, url: str | None = None,
-              **extra) -> Post:
+              polarity: str | None = None, **extra) -> Post:
+    """`polarity` (what the rules count) is `sentiment` unless given: most tests need the two to agree."""
     n = next(_ids)
     return Post(
         id=f"{platform}:t{n}", platform=platform, source="test_source", url=url or f"https://example.org/p/{n}",
         title=text[:20], content=text, published_at=at, author=Author(name=f"网友{n}"),
         engagement=Engagement(likes=engagement), tokens=list(keywords) + ["的"], keywords=list(keywords),
         sentiment=Sentiment(label=sentiment, score=0.9) if enriched else None,
+        polarity=Sentiment(label=polarity or sentiment, score=0.9) if enriched else None,
         topics=[Topic(label=topic, score=0.9)] if topic and enriched else [],
         region=region if enriched else None, enriched_at=at if enriched else None, **extra,
     )
