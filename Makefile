@@ -64,10 +64,12 @@ bench: $(TEST_STAMP)
 
 # Rebuild the default models in nlp/models from ../shared/data (see nlp/models/*/README.md).
 models: $(DEMO_STAMP)
+	$(BIN)/yuqing nlp train polarity
 	$(BIN)/yuqing nlp train sentiment
 	$(BIN)/yuqing nlp train emotion
 	$(BIN)/yuqing nlp train topic
 	$(BIN)/yuqing nlp train rumor
+	$(BIN)/yuqing nlp report
 
 clean:
 	rm -rf var .pytest_cache build

@@ -1,7 +1,7 @@
 """`nlp` command group: train / evaluate / run models, pretrain, build shipped resources, try the pipeline.
 
-    yuqing nlp train <task> [--model linear|transformer] [--init DIR]     tasks: sentiment emotion topic rumor
-    yuqing nlp eval <task> [--model DIR] [--data FILE --text-col C --label-col C]
+    yuqing nlp train <task> [--model linear|transformer] [--init DIR]     tasks: polarity sentiment emotion topic rumor
+    yuqing nlp eval <task> [--model DIR] [--split dev|test] [--baseline] [--data FILE --text-col C --label-col C]
     yuqing nlp predict <task> [--model DIR] < texts                       JSONL out
     yuqing nlp pretrain [--corpus FILE]                                   masked-LM character BERT
     yuqing nlp select <task> --candidate DIR …                            pick and install the default
@@ -68,6 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     evaluate.add_argument("--label-col", default="label", help="label column / JSON field (default label)")
     evaluate.add_argument("--label-map", default=None, help="map file labels to model labels: 'angry=愤怒,0=负面'")
     evaluate.add_argument("--device", default=None, help="transformer device: cpu or cuda (default: cuda if present)")
+    evaluate.add_argument("--split", choices=["dev", "test"], default="dev",
+                          help="with the shared data folder: the model's dev split, or the team's held-out test "
+                               "set (nlp/labels; polarity and topic)")
+    evaluate.add_argument("--baseline", action="store_true",
+                          help="also fit the reference baseline on the training split; report the gain and its "
+                               "bootstrap 95%% interval")
     evaluate.set_defaults(func=_eval)
 
     predict = commands.add_parser("predict", help="label texts from stdin (one per line, or JSONL); writes JSONL",
@@ -117,6 +123,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     select.add_argument("--min-posts-per-s", type=float, default=None,
                         help="speed floor on 2 CPU threads (default: the enrichment budget, 1500)")
     select.set_defaults(func=_select)
+
+    report = commands.add_parser("report", help="score every task's models afresh; write bench/NLP_RESULTS.md",
+                                 description="Every task: dev split (per source), the team's held-out test set, "
+                                             "the reference baseline on the same split, the gain with its bootstrap "
+                                             "interval, per-class scores, confusion matrices and speed.")
+    report.add_argument("--models", default=str(DEFAULT_TRAIN_OUT), help="models directory (default nlp/models)")
+    report.add_argument("--data", default=DEFAULT_DATA)
+    report.add_argument("--out", default="bench/NLP_RESULTS.md")
+    report.add_argument("--task", action="append", choices=tasks, help="only these tasks (repeatable)")
+    report.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    report.set_defaults(func=_report)
 
     gazetteer = commands.add_parser("build-gazetteer", help="derive nlp/resources/gazetteer.tsv from admin divisions")
     gazetteer.add_argument("--data", default=DEFAULT_DATA)
@@ -206,8 +223,20 @@ def _eval(args: argparse.Namespace) -> int:
         metrics = evaluate_file(args.task, model, data, text_col=args.text_col, label_col=args.label_col,
                                 label_map=parse_label_map(args.label_map), device=args.device)
     else:
-        metrics = evaluate_task(args.task, model, data, device=args.device)
+        metrics = evaluate_task(args.task, model, data, device=args.device, split=args.split,
+                                baseline=args.baseline)
     print(json.dumps(metrics, ensure_ascii=False, indent=2))
+    return 0
+
+
+@_guard
+def _report(args: argparse.Namespace) -> int:
+    from .report import run_report, target_rows
+    results = run_report(Path(args.models), Path(args.data), Path(args.out), args.task, speed=not args.no_speed)
+    summary = {task: {Path(r["model"]).name: [{"where": w, "target": t, "measured": v, "met": m}
+                                              for w, t, v, m in target_rows(task, r)] for r in models}
+               for task, models in results.items()}
+    print(json.dumps({"out": args.out, "targets": summary}, ensure_ascii=False))
     return 0
 
 

@@ -58,7 +58,8 @@ _MASKED_PLACE = re.compile(r"(?<![A-Za-z])[A-Z]\d{0,2}(?:省|市|区|县|镇|乡
 _MAX_TEXT_CHARS = 1000   # detail texts run to tens of thousands of characters; the start carries the topic
 
 DATA_PROVENANCE = {
-    "smp2020_ewect": "weibo_emotion/smp2020_ewect_train.csv — Tom-HG/smp2020 @9b04c72",
+    "smp2020_usual": "weibo_emotion/smp2020_ewect_train.csv (domain=usual) — Tom-HG/smp2020 @9b04c72",
+    "smp2020_virus": "weibo_emotion/smp2020_ewect_train.csv (domain=virus, COVID-19 posts) — Tom-HG/smp2020 @9b04c72",
     "weibo2018": "weibo_sentiment/weibo2018_train.txt — dengxiuqi/weibo2018 @4c6145e",
     "gov_titles": "gov_messages/titles.tsv — Asimok/DataMining_study_before @09c99ac",
     "gov_details": "gov_messages/details.tsv — Asimok/DataMining_study_before @09c99ac",
@@ -145,7 +146,7 @@ def load_smp2020(data_dir: Path, counter: _RowCounter, domains: Sequence[str] = 
                 counter.skip("smp2020_ewect_train.csv")
                 continue
             if emotion in EMOTION_TO_SENTIMENT and row.get("domain") in domains:
-                out.append(Example(text, EMOTION_TO_SENTIMENT[emotion], "smp2020_ewect"))
+                out.append(Example(text, EMOTION_TO_SENTIMENT[emotion], f"smp2020_{row.get('domain')}"))
     return out
 
 
@@ -183,7 +184,8 @@ def load_emotion(data_dir: str | Path) -> list[Example]:
             if not text or emotion not in by_english:
                 counter.skip("smp2020_ewect_train.csv")
                 continue
-            out.append(Example(text, by_english[emotion], "smp2020_ewect"))
+            domain = "virus" if row.get("domain") == "virus" else "usual"
+            out.append(Example(text, by_english[emotion], f"smp2020_{domain}"))
     counter.report()
     return out
 
@@ -191,6 +193,11 @@ def load_emotion(data_dir: str | Path) -> list[Example]:
 # --- rumor -------------------------------------------------------------------
 def load_rumor(data_dir: str | Path) -> list[Example]:
     """CED source posts: label_rumor 1 → 谣言, 0 → 非谣言."""
+    return [e for _, e in load_rumor_timed(data_dir)]
+
+
+def load_rumor_timed(data_dir: str | Path) -> list[tuple[float, Example]]:
+    """CED source posts with their posting time (epoch seconds; 0 when the row has none)."""
     counter = _RowCounter()
     out = []
     with _open_text(Path(data_dir) / "weibo_rumor" / "ced_original_microblogs.tsv") as fh:
@@ -200,7 +207,11 @@ def load_rumor(data_dir: str | Path) -> list[Example]:
             if not text or flag not in ("0", "1"):
                 counter.skip("ced_original_microblogs.tsv")
                 continue
-            out.append(Example(text, RUMOR_LABELS[0] if flag == "1" else RUMOR_LABELS[1], "ced"))
+            try:
+                at = float(row.get("time") or 0)
+            except ValueError:
+                at = 0.0
+            out.append((at, Example(text, RUMOR_LABELS[0] if flag == "1" else RUMOR_LABELS[1], "ced")))
     counter.report()
     return out
 

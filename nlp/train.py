@@ -98,6 +98,23 @@ def polarity_split(data_dir: Path, seed: int = 42) -> tuple[list[Example], list[
     return train + weak, dev
 
 
+RUMOR_DEV_FRACTION = 0.2
+
+
+def rumor_time_split(data_dir: Path, seed: int = 42) -> tuple[list[Example], list[Example]]:
+    """Older posts train, the newest fifth is dev: a rumour model meets stories it has not seen."""
+    held = datasets.heldout_texts(data_dir)
+    seen: set[str] = set()
+    timed = []
+    for at, e in sorted(datasets.load_rumor_timed(data_dir), key=lambda pair: pair[0]):
+        key = normalize_text(e.text)
+        if key not in seen and key not in held:
+            seen.add(key)
+            timed.append(e)
+    cut = round(len(timed) * (1 - RUMOR_DEV_FRACTION))
+    return timed[:cut], timed[cut:]
+
+
 TASKS: dict[str, TaskSpec] = {
     "polarity": TaskSpec(
         name="polarity",
@@ -199,6 +216,7 @@ TASKS: dict[str, TaskSpec] = {
         model=ModelConfig(C=0.3, loss="svm"),
         label_aliases={"谣言": ["rumor", "rumour", "1"], "非谣言": ["non-rumor", "non-rumour", "nonrumor", "0"]},
         transformer=TransformerSpec(max_length=192, epochs=6.0, batch_size=32),
+        split=rumor_time_split,
     ),
 }
 
@@ -418,6 +436,33 @@ def bootstrap_gain(gold: Sequence[str], pred: Sequence[str], reference: Sequence
             "beats_baseline": lo > 0}
 
 
+MIN_SLICE = 50     # dev items of one source before it gets its own score and interval
+
+
+def compare_on_dev(model: Classifier, dev: Sequence[Example],
+                   reference: Callable[[Sequence[str]], list[str]]) -> dict[str, Any]:
+    """The gain over the baseline on dev, overall and per source (e.g. SMP2020 virus vs usual), with intervals."""
+    texts, gold = [e.text for e in dev], [e.label for e in dev]
+    pred = predict_labels(model, texts, desc="predict dev")[0]
+    base = reference(texts)
+    out: dict[str, Any] = {"gain_dev": bootstrap_gain(gold, pred, base), "dev_by_source": {}}
+    by_origin: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(dev):
+        by_origin[e.origin].append(i)
+    if len(by_origin) > 1:
+        for origin, idx in sorted(by_origin.items()):
+            if len(idx) < MIN_SLICE:
+                continue
+            g, p, b = [gold[i] for i in idx], [pred[i] for i in idx], [base[i] for i in idx]
+            mine, ref = score(g, p, model.labels), score(g, b, model.labels)
+            out["dev_by_source"][origin] = {"n": len(idx), "macro_f1": mine["macro_f1"],
+                                            "accuracy": mine["accuracy"], "per_class": mine["per_class"],
+                                            "confusion_matrix": mine["confusion_matrix"],
+                                            "baseline_macro_f1": ref["macro_f1"],
+                                            "gain_over_baseline": bootstrap_gain(g, p, b)}
+    return out
+
+
 def score_heldout(spec: TaskSpec, model: Classifier, data_dir: Path,
                   baseline: Callable[[Sequence[str]], list[str]] | None) -> dict[str, Any]:
     """Each held-out slice: the model's metrics, the baseline's, and the gain with its interval."""
@@ -480,9 +525,7 @@ def train_task(task: str, data_dir: Path, out_dir: Path, seed: int = 42, limit: 
     reference = fit_baseline(train) if baseline else None
     if reference is not None:
         model.config["metrics"]["baseline_dev"] = baseline_svm(train, dev, reference)
-        model.config["metrics"]["gain_dev"] = bootstrap_gain(
-            [e.label for e in dev], predict_labels(model, [e.text for e in dev], desc="predict dev")[0],
-            reference([e.text for e in dev]))
+        model.config["metrics"].update(compare_on_dev(model, dev, reference))
     if spec.heldout is not None:
         model.config["metrics"]["test"] = score_heldout(spec, model, data_dir, reference)
     model.config["description"] = spec.description
@@ -517,6 +560,10 @@ def _train_transformer(spec: TaskSpec, train: Sequence[Example], dev: Sequence[E
     if schedule is None:
         t = spec.transformer
         schedule = Schedule(epochs=t.epochs, batch_size=t.batch_size, max_length=t.max_length, seed=seed)
+    # fine-tuning takes no sample weights: a weak example (weight w < 1) is kept with probability w
+    import random
+    rng = random.Random(seed)
+    train = [e for e in train if e.weight >= 1 or rng.random() < e.weight]
     model, result = fine_tune([e.text for e in train], [e.label for e in train], spec.labels, task=spec.name,
                               init=init, architecture=architecture, schedule=schedule)
     metrics = evaluate(model, dev, batch_size=256)
@@ -543,13 +590,29 @@ def _float_cpu(model):
 
 
 # --- evaluation ----------------------------------------------------------------
-def evaluate_task(task: str, model_dir: Path, data_dir: Path, *, device: str | None = None) -> dict[str, Any]:
-    """Score a saved model on the dev split it was trained with (seed and limit from its config)."""
+def evaluate_task(task: str, model_dir: Path, data_dir: Path, *, device: str | None = None,
+                  split: str = "dev", baseline: bool = False) -> dict[str, Any]:
+    """Score a saved model on the dev split it was trained with (seed and limit from its config), or
+    with split="test" on the team's held-out test slices. `baseline` adds the reference baseline
+    (fitted on the same training split) and the gain with its bootstrap interval."""
+    spec = task_spec(task)
     model = load_classifier(model_dir, device=device)
     _check_task(model, task, model_dir)
     training = model.config.get("training", {})
-    _, dev = build_split(task, Path(data_dir), training.get("seed", 42), training.get("limit"))
-    return evaluate(model, dev)
+    if split not in ("dev", "test"):
+        raise ValueError(f"unknown split {split!r}; use dev or test")
+    if split == "test" and spec.heldout is None:
+        raise ValueError(f"task {task} has no held-out test set (only polarity and topic do); use --split dev")
+    train, dev = build_split(task, Path(data_dir), training.get("seed", 42), training.get("limit"))
+    reference = fit_baseline(train) if baseline else None
+    if split == "test":
+        return score_heldout(spec, model, Path(data_dir), reference)
+    metrics = evaluate(model, dev)
+    if reference is not None:
+        metrics["baseline"] = {k: v for k, v in baseline_svm(train, dev, reference).items()
+                               if k in ("accuracy", "macro_f1", "per_class")}
+        metrics.update(compare_on_dev(model, dev, reference))
+    return metrics
 
 
 def evaluate_file(task: str, model_dir: Path, path: Path, *, text_col: str = "text", label_col: str = "label",
@@ -796,6 +859,7 @@ def model_card(config: dict[str, Any]) -> str:
             lines.append(f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} | "
                          f"{'' if base is None else f'{base:.3f}'} |")
         lines.append("")
+    lines += _protocol_lines(metrics)
     speed_lines = []
     if "speed_cpu" in metrics:
         s = metrics["speed_cpu"]
@@ -829,6 +893,49 @@ def model_card(config: dict[str, Any]) -> str:
               f"Created {config.get('created_at')} with {config.get('library_versions')}; "
               f"training took {training.get('seconds')} s.", ""]
     return "\n".join(lines)
+
+
+def _gain_text(g: dict[str, Any] | None) -> str:
+    if not g:
+        return ""
+    verdict = ("beats the baseline beyond the interval" if g["beats_baseline"] else
+               "below the baseline" if g["ci95"][1] < 0 else "not an improvement: the interval includes 0")
+    return f"{g['macro_f1']:+.4f} [{g['ci95'][0]:+.4f}, {g['ci95'][1]:+.4f}] — {verdict}"
+
+
+def _protocol_lines(metrics: dict[str, Any]) -> list[str]:
+    """The gain over the reference baseline with its interval: on dev, per source, and on the held-out set."""
+    lines: list[str] = []
+    if metrics.get("gain_dev"):
+        lines += ["## Against the reference baseline", "",
+                  f"Gain in macro-F1 over the baseline (same split), with a paired bootstrap 95% interval "
+                  f"({BOOTSTRAP_RESAMPLES} resamples). A gain whose interval includes 0 is not an improvement.", "",
+                  "| where | n | this model | baseline | gain [95% CI] |", "|---|---|---|---|---|",
+                  f"| dev | {metrics['dev']['n']} | {metrics['dev']['macro_f1']:.4f} | "
+                  f"{metrics.get('baseline_dev', {}).get('macro_f1', float('nan')):.4f} | "
+                  f"{_gain_text(metrics['gain_dev'])} |"]
+        for origin, m in metrics.get("dev_by_source", {}).items():
+            lines.append(f"| dev/{origin} | {m['n']} | {m['macro_f1']:.4f} | {m['baseline_macro_f1']:.4f} | "
+                         f"{_gain_text(m['gain_over_baseline'])} |")
+        lines.append("")
+    test = metrics.get("test")
+    if test:
+        lines += ["## Held-out test set (the team's labelled posts; never trained on, never used to choose)", "",
+                  "| slice | n | macro-F1 | accuracy | baseline macro-F1 | gain [95% CI] |", "|---|---|---|---|---|---|"]
+        for name, m in test.items():
+            base = m.get("baseline", {})
+            lines.append(f"| {name} | {m['n']} | **{m['macro_f1']:.4f}** | {m['accuracy']:.4f} | "
+                         f"{base.get('macro_f1', float('nan')):.4f} | {_gain_text(m.get('gain_over_baseline'))} |")
+        whole = test.get("all")
+        if whole:
+            lines += ["", "Per class (all):", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            for label, m in whole["per_class"].items():
+                lines.append(f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+            cm = whole["confusion_matrix"]
+            lines += ["", "Confusion (rows gold, columns predicted): " + " / ".join(cm["labels"]), ""]
+            lines += [f"- {lab}: {row}" for lab, row in zip(cm["labels"], cm["rows_gold_cols_pred"])]
+        lines.append("")
+    return lines
 
 
 def _linear_model_lines(config: dict[str, Any]) -> list[str]:

@@ -203,7 +203,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         query = PostQuery(text=" ".join(args.words) or None, start=_at(args.since, settings),
                           end=_at(args.until, settings),
-                          sentiments=tuple(args.sentiment or ()), topics=tuple(args.topic or ()),
+                          sentiments=tuple(args.sentiment or ()), polarities=tuple(args.polarity or ()),
+                          topics=tuple(args.topic or ()),
                           platforms=tuple(args.platform or ()), region_codes=tuple(args.region or ()),
                           schemes=_check_schemes(args.scheme, settings))
         result = app.store.search(query, size=args.size, sort=args.sort)
@@ -214,7 +215,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         p = hit.post
         snippet = mask_pii(hit.highlight or p.text[:80]).replace("\n", " ")
         snippet = html.unescape(snippet.replace("<em>", "【").replace("</em>", "】"))
-        print(f"{p.published_at.astimezone(settings.tz):%m-%d %H:%M} {p.platform:9s} {p.sentiment_label or '-'} {p.topic or '-'}  {snippet}")
+        print(f"{p.published_at.astimezone(settings.tz):%m-%d %H:%M} {p.platform:9s} {p.polarity_label or '-'} {p.topic or '-'}  {snippet}")
     return EXIT_OK
 
 
@@ -394,7 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("words", nargs="*")
     p.add_argument("--since", type=_parse_time)
     p.add_argument("--until", type=_parse_time)
-    p.add_argument("--sentiment", action="append", choices=["负面", "中性", "正面"])
+    p.add_argument("--polarity", action="append", choices=["负面", "中性", "正面"],
+                   help="舆情倾向 (what warnings count): 负面 = harm, wrongdoing, a grievance, whatever the tone")
+    p.add_argument("--sentiment", action="append", choices=["负面", "中性", "正面"], help="the writer's tone")
     p.add_argument("--topic", action="append")
     p.add_argument("--platform", action="append")
     p.add_argument("--region", action="append", help="region code, e.g. 3604 or 360402")

@@ -33,7 +33,7 @@ from .timeline import DiurnalProfile
 DEFAULT_PER_DAY = 3000
 PLATFORM_MIX = {"weibo": 0.70, "news": 0.15, "gov_board": 0.15}
 SOURCES = {"weibo": "replay_bg_weibo", "news": "replay_bg_news", "gov_board": "replay_bg_gov"}
-_ORIGIN_PLATFORM = {"smp2020_ewect": "weibo", "weibo2018": "weibo", "thucnews": "news", "tnews": "news",
+_ORIGIN_PLATFORM = {"smp2020_usual": "weibo", "smp2020_virus": "weibo", "weibo2018": "weibo", "thucnews": "news", "tnews": "news",
                     "gov_titles": "gov_board", "gov_details": "gov_board"}
 _TITLED = {"thucnews", "tnews", "gov_titles"}     # headlines and message titles are titles, not bodies
 

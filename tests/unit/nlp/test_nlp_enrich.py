@@ -135,6 +135,27 @@ def test_optional_models_absent_leave_fields_empty(models_with_optional, tmp_pat
     assert "emotion not installed" in caplog.text and "rumor not installed" in caplog.text
     [post] = enricher.enrich([make_post(1, "气死我了")])
     assert post.emotion is None and post.rumor is None and post.sentiment is not None
+    # no polarity model: polarity falls back to the sentiment reading, and the log says so
+    assert enricher.polarity is None and "no polarity model" in caplog.text
+    assert post.polarity == post.sentiment
+
+
+def test_polarity_comes_from_its_own_model_not_the_tone(models_with_optional, tmp_path, segmenter):
+    import shutil
+
+    from nlp.classify import TextClassifier
+    for name in ("sentiment", "topic"):
+        shutil.copytree(models_with_optional / name, tmp_path / name)
+    # a polarity model that reads every calm accident report as 负面
+    polarity = TextClassifier.train(
+        ["化工厂发生爆炸，3人受伤", "工地塔吊倒塌，有人员被困", "小学食堂疑似食物中毒", "新开公交线路，方便市民",
+         "道路修好了，感谢", "今天天气不错", "周末去看电影"],
+        ["负面", "负面", "负面", "正面", "正面", "中性", "中性"], task="polarity", segmenter=segmenter)
+    polarity.save(tmp_path / "polarity")
+    enricher = Enricher.from_models_dir(tmp_path)
+    [post] = enricher.enrich([make_post(1, "某化工厂今天下午发生爆炸，3人受伤")])
+    assert post.polarity.label == "负面" and 0 < post.polarity.score <= 1
+    assert enricher.polarity is not None and post.sentiment is not None     # the tone is still read, apart
 
 
 def test_rumor_label_is_found_or_the_error_says_how(models_with_optional):

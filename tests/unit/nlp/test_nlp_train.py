@@ -15,7 +15,7 @@ from nlp.train import build_split, evaluate_task, train_task
 def test_sentiment_mapping_drops_surprise(shared_data):
     examples = datasets.load_sentiment(shared_data)
     assert {e.label for e in examples} == set(datasets.SENTIMENT_LABELS)
-    assert {e.origin for e in examples} == {"smp2020_ewect", "weibo2018"}
+    assert {e.origin for e in examples} == {"smp2020_usual", "smp2020_virus", "weibo2018"}
     assert not any("{%" in e.text for e in examples)
 
 
