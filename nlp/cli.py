@@ -121,7 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     select.add_argument("--data", default=DEFAULT_DATA)
     select.add_argument("--out", default=None, help="default model directory (default nlp/models/<task>)")
     select.add_argument("--min-posts-per-s", type=float, default=None,
-                        help="speed floor on 2 CPU threads (default: the enrichment budget, 1500)")
+                        help="speed floor on 2 CPU threads (default: the enrichment budget, 1000)")
     select.set_defaults(func=_select)
 
     report = commands.add_parser("report", help="score every task's models afresh; write bench/NLP_RESULTS.md",

@@ -39,10 +39,10 @@ from .textnorm import normalize_text
 logger = logging.getLogger(__name__)
 
 DEV_FRACTION = 0.15
-# Each default classifier must leave room for the rest of enrichment (segmentation, regions,
-# keywords, near-duplicates) inside the issue's 300 posts/s on 2 cores: four classifiers at
-# ≥ 1,500 posts/s each take at most 2.7 ms of the 3.3 ms a post may cost.
-REQUIRED_POSTS_PER_S = 1500
+# Each default classifier must leave room for the rest of enrichment inside issue 9's budget
+# (full enrichment ≥ 800 posts/s on 2 cores, bench/bench_enrich.py): five classifiers on
+# pre-segmented words at ≥ 1,000 posts/s each; the measured whole is what bench/RESULTS.md records.
+REQUIRED_POSTS_PER_S = 1000
 SPEED_THREADS = 2
 
 
@@ -91,9 +91,12 @@ POLARITY_DEV_FRACTION = 0.2
 def polarity_split(data_dir: Path, seed: int = 42) -> tuple[list[Example], list[Example]]:
     """Dev = a seeded fifth of the team's labelled training posts; train = the rest plus the weak
     labels (never in dev: dev measures the labels the task is defined by)."""
-    team = datasets.deduplicate(datasets.team_examples(data_dir, "polarity", "train"))
+    held = datasets.heldout_texts(data_dir)
+    # a text labelled twice (a repost under another key) may sit in both splits: test keeps it
+    team = datasets.deduplicate(datasets.without_heldout(datasets.team_examples(data_dir, "polarity", "train"),
+                                                         held))
     train, dev = datasets.stratified_split(team, POLARITY_DEV_FRACTION, seed)
-    taken = datasets.heldout_texts(data_dir) | {normalize_text(e.text) for e in team}
+    taken = held | {normalize_text(e.text) for e in team}
     weak = datasets.deduplicate(datasets.without_heldout(datasets.weak_polarity(data_dir, seed), taken))
     return train + weak, dev
 
@@ -803,7 +806,7 @@ def select_default(task: str, candidates: Sequence[Path], data_dir: Path, out_di
     fast = [r for r in rows if r["posts_per_s_cpu"] >= min_posts_per_s]
     winner = max(fast, key=lambda r: r["macro_f1"]) if fast else max(rows, key=lambda r: r["posts_per_s_cpu"])
     selection = {"rule": f"best dev macro-F1 at ≥ {min_posts_per_s:g} posts/s on {SPEED_THREADS} CPU threads "
-                         "(each of 4 classifiers within the 300 posts/s enrichment budget)",
+                         "(each of 5 classifiers within the 800 posts/s enrichment budget)",
                  "candidates": rows, "chosen": winner["path"], "chosen_kind": winner["kind"]}
     source, out_dir = Path(winner["path"]), Path(out_dir)
     if source.resolve() != out_dir.resolve():

@@ -50,7 +50,8 @@ def batch(start: datetime, end: datetime, n: int, *, event_id: str | None, platf
     return [Post(id=f"{platform}:{source}-{event_id}-{start:%d%H%M}-{i}", platform=platform, source=source,
                  title="十里河大量死鱼", content=f"十里河大量死鱼，附近化工厂排污 第{i}条",
                  published_at=start + step * i, crawled_at=start + step * i, author=Author(name=f"网友{i}"),
-                 sentiment=Sentiment(label=sentiment, score=0.9), topics=[Topic(label="环境保护", score=0.9)],
+                 sentiment=Sentiment(label=sentiment, score=0.9), polarity=Sentiment(label=sentiment, score=0.9),
+                 topics=[Topic(label="环境保护", score=0.9)],
                  region=LIANXI, event_id=event_id, enriched_at=start + step * i)
             for i in range(n)]
 

@@ -86,6 +86,7 @@ def test_service_evaluates_the_rules_at_start_not_after_the_first_interval(tmp_p
     def spread(start, end, n, *, text, sentiment="中性"):
         return [Post(id=f"weibo:{text}{i}", platform="weibo", source="s", content=text,
                      published_at=start + (end - start) / n * i, sentiment=Sentiment(label=sentiment, score=0.9),
+                         polarity=Sentiment(label=sentiment, score=0.9),
                      topics=[Topic(label="环境保护", score=0.9)], enriched_at=start) for i in range(n)]
     from yuqing.config import load_settings
     from yuqing.service import Service

@@ -56,7 +56,7 @@ def post(n: int, at: datetime, topic: str, text: str, keywords: list[str], where
     return Post(id=f"weibo:{n}", platform="weibo" if n % 3 else "news", source="synthetic",
                 url=f"https://example.org/post/{n}", title=text[:18], content=text, published_at=at,
                 author=Author(name=f"网友{n}"), engagement=Engagement(likes=likes, reposts=likes // 2),
-                keywords=keywords, sentiment=Sentiment(label=sentiment, score=0.9),
+                keywords=keywords, sentiment=Sentiment(label=sentiment, score=0.9), polarity=Sentiment(label=sentiment, score=0.9),
                 topics=[Topic(label=topic, score=0.9)], region=where, enriched_at=at)
 
 
