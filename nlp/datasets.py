@@ -366,7 +366,11 @@ def load_topic_with_team(data_dir: str | Path) -> list[Example]:
     """load_topic plus the team's labelled training posts (Weibo-style incident posts among them),
     weighted TEAM_TOPIC_WEIGHT: the model must learn posts, not only message titles and headlines."""
     team = [Example(e.text, e.label, e.origin, TEAM_TOPIC_WEIGHT) for e in team_examples(data_dir, "topic", "train")]
-    return load_topic(data_dir) + team
+    # the team's reading of a message overrides the source's label for the same text (the source has
+    # no 其他, and the guidelines file some cases elsewhere, docs/labeling.md): without this,
+    # deduplication keeps the source's copy, or drops both where the two disagree
+    relabelled = {normalize_text(e.text) for e in team}
+    return [e for e in load_topic(data_dir) if normalize_text(e.text) not in relabelled] + team
 
 
 def load_polarity(data_dir: str | Path) -> list[Example]:

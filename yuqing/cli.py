@@ -295,6 +295,19 @@ def cmd_schemes_apply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reenrich(args: argparse.Namespace) -> int:
+    from .jobs import App
+    settings = _settings(args)
+    app = App(settings)
+    try:
+        read, changed = app.reenrich(_at(args.since, settings), _at(args.until, settings),
+                                     progress=not args.no_progress)
+    finally:
+        app.close()
+    print(f"{read} stored posts read, {changed} re-enriched with changes")
+    return EXIT_OK
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     from .jobs import App
     settings = _settings(args)
@@ -370,6 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("enrich", help="enrich the inbox into the store"))
     p.set_defaults(func=cmd_enrich)
+
+    p = with_config(sub.add_parser("reenrich", help="run the current models over stored posts again "
+                                                    "(after a model upgrade; gives old posts their polarity)"))
+    p.add_argument("--since", type=_parse_time, help="posts published from (default: all)")
+    p.add_argument("--until", type=_parse_time, help="posts published before (default: all)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=cmd_reenrich)
 
     p = sub.add_parser("inbox", help="inspect the inbox; put quarantined batches back")
     isub = p.add_subparsers(dest="inbox_command", required=True, metavar="ACTION")

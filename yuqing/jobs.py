@@ -153,6 +153,39 @@ class App:
         log.info("scheme tags refreshed", extra={"read": read, "changed": changed, "schemes": matcher.names})
         return read, changed
 
+    def reenrich(self, start: datetime | None = None, end: datetime | None = None,
+                 progress: bool = False, batch_size: int = 500) -> tuple[int, int]:
+        """Run the current models over stored, enriched posts again (after a model upgrade, or to give
+        posts stored before polarity existed their 舆情倾向): tokens, keywords, sentiment, polarity,
+        emotion, topics, rumour, region and schemes are recomputed; ids, events and near-duplicate
+        groups stay. Returns (posts read, posts whose enrichment changed)."""
+        from tqdm import tqdm
+
+        from index.store import PostQuery
+        query = PostQuery(start=start, end=end, enriched=True)
+        fields = ("tokens", "keywords", "sentiment", "polarity", "emotion", "topics", "rumor", "region",
+                  "schemes", "pii_masked", "analysis_truncated")
+        read, changed, batch = 0, 0, []
+
+        def flush(posts: list) -> int:
+            fresh = [new for old, new in zip(posts, self.enricher.enrich(posts))
+                     if any(getattr(old, f) != getattr(new, f) for f in fields)]
+            return self._write_retagged(fresh) if fresh else 0
+
+        with self._lock, tqdm(total=self.store.count(query), desc="re-enrich", unit="post", file=sys.stderr,
+                              disable=not progress, mininterval=0.5) as bar:
+            for post in self.store.iter_posts(query):
+                read += 1
+                bar.update(1)
+                batch.append(post)
+                if len(batch) >= batch_size:
+                    changed += flush(batch)
+                    batch = []
+            if batch:
+                changed += flush(batch)
+        log.info("stored posts re-enriched", extra={"read": read, "changed": changed})
+        return read, changed
+
     def _write_retagged(self, posts: list) -> int:
         report = self.store.upsert_posts(posts)
         if report.errors:
