@@ -51,7 +51,7 @@ def evaluate_model(task: str, model_dir: Path, data_dir: Path, *, speed: bool = 
     train, dev = tr.build_split(task, data_dir, training.get("seed", 42), training.get("limit"))
     reference = tr.fit_baseline(train)
     result: dict[str, Any] = {"model": str(model_dir), "format": model.config.get("format"),
-                              "train_n": len(train)}
+                              "train_n": len(train), "stale_split": tr.split_mismatch(model.config, train, dev)}
     result["dev"] = tr.evaluate(model, dev)
     result["dev"]["baseline"] = tr.baseline_svm(train, dev, reference)
     result["dev"].update(tr.compare_on_dev(model, dev, reference))
@@ -77,6 +77,8 @@ def evaluate_model(task: str, model_dir: Path, data_dir: Path, *, speed: bool = 
 def target_rows(task: str, result: dict[str, Any]) -> list[tuple[str, float, float | None, bool]]:
     """(where, target, measured, met) for the task's targets."""
     rows = []
+    if result.get("stale_split"):
+        return [(f"{split}/{slice_name}", target, None, False) for split, slice_name, target in TARGETS.get(task, [])]
     for split, slice_name, target in TARGETS.get(task, []):
         value = None
         if split == "test":
@@ -155,9 +157,16 @@ def render(results: dict[str, list[dict[str, Any]]], seconds: float) -> str:
         "| task | model | split | n | macro-F1 | baseline | gain [95% CI] | posts/s (2 CPU threads) |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    stale = [(task, Path(r["model"]).name, r["stale_split"]) for task, models in results.items() for r in models
+             if r.get("stale_split")]
+    if stale:
+        lines[-4:-4] = ["**Not results — trained under another split.** These models have seen part of the dev "
+                        "split rebuilt today, so their dev figures count training posts; they are listed, marked "
+                        "*stale*, and meet no target until retrained:", ""] + [
+            f"- {task} / {name}: {why}" for task, name, why in stale] + [""]
     for task, models in results.items():
         for r in models:
-            name = Path(r["model"]).name
+            name = Path(r["model"]).name + (" (*stale*)" if r.get("stale_split") else "")
             speed = r.get("speed_cpu", {}).get("posts_per_s", "–")
             d = r["dev"]
             lines.append(f"| {task} | {name} | dev | {d['n']} | {_f(d['macro_f1'])} | {_f(d['baseline']['macro_f1'])} "
@@ -172,7 +181,8 @@ def render(results: dict[str, list[dict[str, Any]]], seconds: float) -> str:
     for task, models in results.items():
         for r in models:
             for where, target, value, met in target_rows(task, r):
-                lines.append(f"| {task} | {Path(r['model']).name} | {where} | {target:.2f} | {_f(value)} | "
+                shown = "stale: not measured" if r.get("stale_split") else _f(value)
+                lines.append(f"| {task} | {Path(r['model']).name} | {where} | {target:.2f} | {shown} | "
                              f"{'yes' if met else 'no'} |")
     for task, models in results.items():
         for r in models:

@@ -273,6 +273,24 @@ def build_split(task: str, data_dir: Path, seed: int = 42, limit: int | None = N
     return datasets.stratified_split(examples, DEV_FRACTION, seed)
 
 
+def split_mismatch(config: dict[str, Any], train: Sequence[Example], dev: Sequence[Example]) -> str | None:
+    """Why the split rebuilt today is not the one the model was trained with, or None when it is.
+
+    A model trained under an older split (other sources, other held-out posts, another split rule)
+    has seen part of today's dev split: its dev figure would count training posts. The model's
+    recorded train and dev counts (by label and source) must equal the rebuilt ones."""
+    training = config.get("training", {})
+    for name, recorded, rebuilt in (("dev", training.get("dev_counts"), dev), ("train", training.get("train_counts"), train)):
+        if not recorded:
+            return f"the model records no {name} counts"
+        now = {"by_label": datasets.label_counts(rebuilt), "by_source": datasets.origin_counts(rebuilt)}
+        if {k: dict(recorded.get(k, {})) for k in now} != now:
+            return (f"its {name} split ({sum(recorded.get('by_label', {}).values())} posts, sources "
+                    f"{', '.join(sorted(recorded.get('by_source', {})))}) is not today's ({len(rebuilt)} posts, "
+                    f"sources {', '.join(sorted(now['by_source']))}): retrain it")
+    return None
+
+
 def dev_texts(data_dir: Path, tasks: tuple[str, ...] = ("sentiment", "emotion", "topic", "rumor"),
               seed: int = 42) -> set[str]:
     """Normalised texts of every task's dev split (the split `yuqing nlp train` makes with this seed)."""
@@ -638,10 +656,16 @@ def evaluate_task(task: str, model_dir: Path, data_dir: Path, *, device: str | N
     if split == "test" and spec.heldout is None:
         raise ValueError(f"task {task} has no held-out test set (only polarity and topic do); use --split dev")
     train, dev = build_split(task, Path(data_dir), training.get("seed", 42), training.get("limit"))
+    stale = split_mismatch(model.config, train, dev)
+    if stale:
+        logger.warning("%s was trained under another split; its dev figure counts training posts: %s",
+                       model_dir, stale)
     reference = fit_baseline(train) if baseline else None
     if split == "test":
         return score_heldout(spec, model, Path(data_dir), reference)
     metrics = evaluate(model, dev)
+    if stale:
+        metrics["stale_split"] = stale
     if reference is not None:
         metrics["baseline"] = {k: v for k, v in baseline_svm(train, dev, reference).items()
                                if k in ("accuracy", "macro_f1", "per_class")}

@@ -95,3 +95,21 @@ def test_no_held_out_post_is_trained_on(shared_data):
     for task in ("polarity", "topic"):
         train, dev = build_split(task, shared_data)
         assert not held & {normalize_text(e.text) for e in train + dev}, task
+
+
+def test_a_model_trained_under_another_split_is_named_stale():
+    from nlp.datasets import Example, label_counts, origin_counts
+    from nlp.train import split_mismatch
+    train = [Example(f"t{i}", "负面" if i % 2 else "中性", "smp2020_usual") for i in range(10)]
+    dev = [Example(f"d{i}", "中性", "smp2020_virus") for i in range(3)]
+
+    def counts(items):
+        return {"by_label": label_counts(items), "by_source": origin_counts(items)}
+    config = {"training": {"train_counts": counts(train), "dev_counts": counts(dev)}}
+    assert split_mismatch(config, train, dev) is None
+    # the same model, before the SMP2020 origins were told apart: its dev split is another one
+    old_dev = [Example(e.text, e.label, "smp2020_ewect") for e in dev]
+    config["training"]["dev_counts"] = counts(old_dev)
+    why = split_mismatch(config, train, dev)
+    assert why and "smp2020_ewect" in why and "retrain" in why
+    assert "no dev counts" in split_mismatch({"training": {}}, train, dev)
