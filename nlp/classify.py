@@ -223,8 +223,10 @@ class TextClassifier:
         return self._segmenter
 
     # --- features --------------------------------------------------------
-    def _matrix(self, texts: Sequence[str], words: Sequence[Sequence[str]] | None) -> sparse.csr_matrix:
-        docs = prepare_documents(texts, words, self.features, lambda: self.segmenter, self._lexicon)
+    def _matrix(self, texts: Sequence[str], words: Sequence[Sequence[str]] | None,
+                shared: dict | None = None, part: int = 0) -> sparse.csr_matrix:
+        docs = prepare_documents(texts, words, self.features, lambda: self.segmenter, self._lexicon,
+                                 shared=shared, part=part)
         blocks = [self._char.transform(docs.chars), self._word.transform(docs.words)]
         if docs.lexicon is not None:
             blocks.append(sparse.csr_matrix(docs.lexicon))
@@ -232,14 +234,17 @@ class TextClassifier:
 
     # --- prediction ------------------------------------------------------
     def probabilities(self, texts: Sequence[str], *, words: Sequence[Sequence[str]] | None = None,
-                      batch_size: int = 512) -> np.ndarray:
-        """(n_texts, n_labels) probability matrix, columns in `labels` order."""
+                      batch_size: int = 512, shared: dict | None = None) -> np.ndarray:
+        """(n_texts, n_labels) probability matrix, columns in `labels` order.
+
+        `shared`: one dict the caller passes to every model it runs over the *same* texts and words
+        (the enricher, per batch), so cleaning and normalisation are done once, not once per model."""
         texts = ["" if t is None else str(t) for t in texts]
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             stop = start + batch_size
             chunk_words = None if words is None else words[start:stop]
-            scores = self._matrix(texts[start:stop], chunk_words) @ self._coef_t + self._intercept
+            scores = self._matrix(texts[start:stop], chunk_words, shared, start) @ self._coef_t + self._intercept
             scores -= scores.max(axis=1, keepdims=True)
             np.exp(scores, out=scores)
             out[start:stop] = scores / scores.sum(axis=1, keepdims=True)
@@ -459,8 +464,29 @@ def _n_lexicon_columns(cfg: FeatureConfig) -> int:
 
 
 def prepare_documents(texts: Sequence[str], words: Sequence[Sequence[str]] | None, cfg: FeatureConfig,
-                      get_segmenter, lexicon: Lexicon | None = None) -> Documents:
-    """Normalised character documents, word documents and the lexicon block for one batch."""
+                      get_segmenter, lexicon: Lexicon | None = None, *, shared: dict | None = None,
+                      part: int = 0) -> Documents:
+    """Normalised character documents, word documents and the lexicon block for one batch.
+
+    `shared` (with `part`, the batch's offset) keeps the normalised characters and words for other
+    models with the same max_chars and collapse_digits over the same texts (TextClassifier.probabilities)."""
+    key = (part, len(texts), cfg.max_chars, cfg.collapse_digits)
+    if shared is not None and key in shared:
+        chars, word_lists = shared[key]
+    else:
+        chars, word_lists = _normalised(texts, words, cfg, get_segmenter)
+        if shared is not None:
+            shared[key] = (chars, word_lists)
+    dense = None
+    if cfg.lexicon and lexicon is not None:
+        dense = lexicon.features(word_lists, cfg.negation_window) * np.float32(cfg.lexicon_scale)
+    if cfg.negation and lexicon is not None:
+        word_lists = [lexicon.mark_negation(ws, cfg.negation_window) for ws in word_lists]
+    return Documents(chars, [" ".join(ws) for ws in word_lists], dense)
+
+
+def _normalised(texts: Sequence[str], words: Sequence[Sequence[str]] | None, cfg: FeatureConfig,
+                get_segmenter) -> tuple[list[str], list[list[str]]]:
     max_chars = cfg.max_chars
 
     def norm(text: str) -> str:
@@ -475,12 +501,7 @@ def prepare_documents(texts: Sequence[str], words: Sequence[Sequence[str]] | Non
     elif len(words) != len(texts):
         raise ValueError(f"got {len(words)} word lists for {len(texts)} texts")
     word_lists = [[w for w in (norm(x) for x in _truncate_words(ws, max_chars)) if w] for ws in words]
-    dense = None
-    if cfg.lexicon and lexicon is not None:
-        dense = lexicon.features(word_lists, cfg.negation_window) * np.float32(cfg.lexicon_scale)
-    if cfg.negation and lexicon is not None:
-        word_lists = [lexicon.mark_negation(ws, cfg.negation_window) for ws in word_lists]
-    return Documents(chars, [" ".join(ws) for ws in word_lists], dense)
+    return chars, word_lists
 
 
 def _ordered_vocab(vec: TfidfVectorizer) -> list[str]:

@@ -61,8 +61,13 @@ def load_optional_model(path: Path, segmenter: Segmenter | None = None) -> Any |
     return load_model(path, segmenter)
 
 
-def probability_matrix(model: Any, texts: Sequence[str], words: Sequence[Sequence[str]]) -> np.ndarray:
-    """(n, labels) probabilities in model.labels order, from either classifier protocol."""
+def probability_matrix(model: Any, texts: Sequence[str], words: Sequence[Sequence[str]],
+                       shared: dict | None = None) -> np.ndarray:
+    """(n, labels) probabilities in model.labels order, from either classifier protocol. `shared`:
+    one dict per batch, so the linear models clean and normalise the batch once between them."""
+    from .classify import TextClassifier
+    if isinstance(model, TextClassifier):
+        return np.asarray(model.probabilities(texts, words=words, shared=shared))
     if hasattr(model, "probabilities"):
         return np.asarray(model.probabilities(texts, words=words))
     rows = model.predict_proba(texts, words=words)
@@ -167,11 +172,12 @@ class Enricher:
             texts.append(text)
             words.append(ws)
             truncated.append(cut_short)
-        sentiment_probs = probability_matrix(self.sentiment, texts, words)
-        polarity_probs = probability_matrix(self.polarity, texts, words) if self.polarity is not None else None
-        topic_probs = probability_matrix(self.topic, texts, words)
-        emotion_probs = probability_matrix(self.emotion, texts, words) if self.emotion is not None else None
-        rumor_probs = probability_matrix(self.rumor, texts, words) if self.rumor is not None else None
+        shared: dict = {}
+        sentiment_probs = probability_matrix(self.sentiment, texts, words, shared)
+        polarity_probs = probability_matrix(self.polarity, texts, words, shared) if self.polarity is not None else None
+        topic_probs = probability_matrix(self.topic, texts, words, shared)
+        emotion_probs = probability_matrix(self.emotion, texts, words, shared) if self.emotion is not None else None
+        rumor_probs = probability_matrix(self.rumor, texts, words, shared) if self.rumor is not None else None
         stamp = now()
         out = []
         for i, (post, text, ws) in enumerate(zip(batch, texts, words)):

@@ -221,3 +221,17 @@ def test_rumor_scores_are_probabilities(models):
     probs = models["rumor"].predict_proba(["紧急扩散！明天起自来水有毒，千万别喝，转给家人！", "市气象台发布明天天气预报"])
     assert all(abs(sum(p.values()) - 1) < 1e-5 for p in probs)
     assert probs[0]["谣言"] > probs[1]["谣言"]
+
+
+def test_models_sharing_one_batch_normalisation_score_as_alone(models, segmenter):
+    """The enricher lets its linear models share the batch's cleaning and normalisation: same figures."""
+    import numpy as np
+    texts = ["某化工厂今天下午发生爆炸，3人受伤 <script>alert(1)</script>", "ＡＢＣ全角 2024年 感谢网格员",
+             "", "不满意！！物业不作为 http://t.cn/x", "学校乱收费"] * 3
+    words = [segmenter.cut(t) for t in texts]
+    shared: dict = {}
+    for task in TASKS:
+        together = models[task].probabilities(texts, words=words, shared=shared, batch_size=4)
+        alone = models[task].probabilities(texts, words=words, batch_size=4)
+        np.testing.assert_allclose(together, alone, rtol=1e-6, atol=1e-7)
+    assert shared, "the shared normalisation was not used"
