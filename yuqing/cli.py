@@ -282,30 +282,26 @@ def cmd_schemes_test(args: argparse.Namespace) -> int:
     return EXIT_OK if matched else EXIT_FAILED
 
 
-def cmd_schemes_apply(args: argparse.Namespace) -> int:
+def _stored_posts_pass(args: argparse.Namespace, method: str, done: str) -> int:
+    """One pass of an App method over the stored posts published in [--since, --until)."""
     from .jobs import App
     settings = _settings(args)
     app = App(settings)
     try:
-        read, changed = app.retag_schemes(_at(args.since, settings), _at(args.until, settings),
-                                          progress=not args.no_progress)
+        read, changed = getattr(app, method)(_at(args.since, settings), _at(args.until, settings),
+                                             progress=not args.no_progress)
     finally:
         app.close()
-    print(f"{read} stored posts read, {changed} re-tagged")
+    print(f"{read} stored posts read, {changed} {done}")
     return EXIT_OK
+
+
+def cmd_schemes_apply(args: argparse.Namespace) -> int:
+    return _stored_posts_pass(args, "retag_schemes", "re-tagged")
 
 
 def cmd_reenrich(args: argparse.Namespace) -> int:
-    from .jobs import App
-    settings = _settings(args)
-    app = App(settings)
-    try:
-        read, changed = app.reenrich(_at(args.since, settings), _at(args.until, settings),
-                                     progress=not args.no_progress)
-    finally:
-        app.close()
-    print(f"{read} stored posts read, {changed} re-enriched with changes")
-    return EXIT_OK
+    return _stored_posts_pass(args, "reenrich", "re-enriched with changes")
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
