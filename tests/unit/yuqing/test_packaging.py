@@ -74,7 +74,7 @@ def test_html_cleaner_for_trafilatura_is_declared():
 
 def test_default_configs_and_models_are_found():
     assert (default_configs_dir() / "demo" / "app.yaml").is_file()
-    for task in ("sentiment", "emotion", "topic", "rumor"):
+    for task in ("polarity", "sentiment", "emotion", "topic", "rumor"):
         assert (PACKAGED_MODELS_DIR / task / "config.json").is_file()
     settings = load_settings(default_configs_dir() / "app.yaml")
     assert settings.app.nlp.models_dir is None and settings.models_dir == PACKAGED_MODELS_DIR
@@ -120,7 +120,7 @@ def test_wheel_ships_configs_demo_and_default_models_but_no_transformers(wheel):
         assert f"yuqing/configs/{name}" in names
     assert {"yuqing/configs/demo/app.yaml", "yuqing/configs/demo/sources.yaml", "yuqing/demo/corpus/posts.jsonl",
             "warning/reports/templates/briefing.html.j2", "nlp/resources/gazetteer.tsv"} <= names
-    for task in ("sentiment", "emotion", "topic", "rumor"):
+    for task in ("polarity", "sentiment", "emotion", "topic", "rumor"):
         assert {f"nlp/models/{task}/config.json", f"nlp/models/{task}/weights.npz"} <= names
     assert not [n for n in names if "char-bert" in n or "-transformer/" in n or n.endswith(".safetensors")]
     assert not [n for n in names if n.split("/")[0] in {"configs", "models", "tests", "bench", "docs"}]
