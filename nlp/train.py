@@ -158,7 +158,7 @@ TASKS: dict[str, TaskSpec] = {
             "Weak signals kept as features: the sentiment lexicons (HowNet, NTUSD, Tsinghua, DUTIR) with "
             "negation scope (features.lexicon / features.negation).",
             f"C = {POLARITY_C}: chosen by the same cross-validation (C 0.5 → 0.788, 1 → 0.807, 2 → 0.815, "
-            "4 → 0.822).",
+            "4 → 0.822, measured without weak labels).",
         ],
         features=FeatureConfig(negation=True, lexicon=True),
         model=ModelConfig(C=POLARITY_C),
