@@ -530,3 +530,127 @@ def default_card(config: dict[str, Any]) -> str:
     return (f"# {config.get('task', 'text')} classifier\n\n"
             f"Labels: {', '.join(config['labels'])}\n\n"
             "TF-IDF character (1–3) and word n-grams → multinomial logistic regression.\n")
+
+
+
+class FusedLinearModels:
+    """Several linear models scored over the same texts with one n-gram pass per feature kind.
+
+    Each TextClassifier alone counts its own character and word n-grams (sklearn `transform`, a
+    Python loop per document): five models over one batch count the same n-grams five times.
+    Here the character n-grams of every model with the same range are counted once against the
+    union of their vocabularies, and the word n-grams once per distinct word document (models
+    with the same negation cues mark their words the same way). A model's TF-IDF block is then
+    exact arithmetic on the shared counts: with sublinear counts t over the union, its row is
+    x = t·D / ‖t·D‖, D selecting its columns and scaling them by their idf, so its scores are
+    x·W = t·(D W) / sqrt(t²·idf²) — products with dense matrices built once at load time for all
+    models together. The probabilities equal each model's own (tested). Models whose features
+    this cannot share (no sublinear tf) are scored on their own.
+    """
+
+    def __init__(self, models: Sequence[TextClassifier]):
+        self.models = list(models)
+        char_groups: dict[tuple, list] = {}
+        word_groups: dict[tuple, list] = {}
+        self._plans: list[dict[str, Any]] = []
+        for m in self.models:
+            f = m.features
+            if not (f.sublinear_tf and m._char.norm == "l2" and m._word.norm == "l2"):
+                self._plans.append({"model": m, "solo": True})
+                continue
+            neg = (frozenset(m.lexicon.negation), f.negation_window) if f.negation and m.lexicon else None
+            char_key = ("char", f.char_ngram_range, f.max_chars, f.collapse_digits)
+            word_key = ("word", f.word_ngram_range, f.max_chars, f.collapse_digits, neg)
+            n_char, n_word = len(m._char.vocabulary_), len(m._word.vocabulary_)
+            char_groups.setdefault(char_key, []).append((m, m._char, m._coef_t[:n_char]))
+            word_groups.setdefault(word_key, []).append((m, m._word, m._coef_t[n_char:n_char + n_word]))
+            self._plans.append({"model": m, "solo": False, "char": char_key, "word": word_key,
+                                "lex_coef": m._coef_t[n_char + n_word:]})
+        self._groups = {key: self._union(key, members, members[0][0].lexicon)
+                        for key, members in (*char_groups.items(), *word_groups.items())}
+
+    @staticmethod
+    def _union(key: tuple, members: list, lexicon: Lexicon | None) -> dict[str, Any]:
+        from sklearn.feature_extraction.text import CountVectorizer
+        terms: dict[str, int] = {}
+        for _, vec, _ in members:
+            for term in _ordered_vocab(vec):
+                terms.setdefault(term, len(terms))
+        weights = np.zeros((len(terms), sum(coef.shape[1] for _, _, coef in members)), dtype=np.float32)
+        squares = np.zeros((len(terms), len(members)), dtype=np.float32)
+        columns, at = {}, 0
+        for j, (m, vec, coef) in enumerate(members):
+            rows = np.fromiter((terms[t] for t in _ordered_vocab(vec)), dtype=np.int64, count=len(vec.vocabulary_))
+            idf = np.asarray(vec.idf_, dtype=np.float32)
+            weights[rows, at:at + coef.shape[1]] = coef * idf[:, None]     # D W: the idf-scaled weights
+            squares[rows, j] = idf * idf                                  # idf², for the row norm
+            columns[id(m)] = (slice(at, at + coef.shape[1]), j)
+            at += coef.shape[1]
+        if key[0] == "char":
+            counter = CountVectorizer(analyzer="char", ngram_range=key[1], lowercase=False,
+                                      vocabulary=terms, dtype=np.float32)
+        else:
+            counter = CountVectorizer(tokenizer=str.split, token_pattern=None, preprocessor=None,
+                                      lowercase=False, ngram_range=key[1], vocabulary=terms, dtype=np.float32)
+        negation = key[-1] if key[0] == "word" else None
+        return {"counter": counter, "weights": weights, "squares": squares, "columns": columns,
+                "negation": negation, "lexicon": lexicon, "norm_key": (key[2], key[3])}
+
+    def probabilities(self, texts: Sequence[str], *, words: Sequence[Sequence[str]] | None = None,
+                      batch_size: int = 512) -> list[np.ndarray]:
+        """One (n_texts, n_labels) probability matrix per model, in the order the models were given."""
+        texts = ["" if t is None else str(t) for t in texts]
+        out = [np.zeros((len(texts), len(m.labels)), dtype=np.float32) for m in self.models]
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start:start + batch_size]
+            chunk_words = None if words is None else list(words[start:start + batch_size])
+            for i, probs in enumerate(self._chunk(chunk, chunk_words)):
+                out[i][start:start + len(chunk)] = probs
+        return out
+
+    def _chunk(self, texts: list[str], words) -> list[np.ndarray]:
+        normalised: dict[tuple, tuple[list[str], list[list[str]]]] = {}
+
+        def docs(model: TextClassifier) -> tuple[list[str], list[list[str]]]:
+            f = model.features
+            if (f.max_chars, f.collapse_digits) not in normalised:
+                normalised[(f.max_chars, f.collapse_digits)] = _normalised(texts, words, f, lambda: model.segmenter)
+            return normalised[(f.max_chars, f.collapse_digits)]
+
+        first = {key: plan["model"] for plan in self._plans if not plan["solo"] for key in (plan["char"], plan["word"])}
+        products = {}
+        for key, group in self._groups.items():
+            chars, word_lists = docs(first[key])
+            if key[0] == "char":
+                documents = chars
+            else:
+                if group["negation"] is not None:
+                    word_lists = [group["lexicon"].mark_negation(ws, group["negation"][1]) for ws in word_lists]
+                documents = [" ".join(ws) for ws in word_lists]
+            t = group["counter"].transform(documents)
+            np.log(t.data, out=t.data)
+            t.data += 1                                                 # sublinear tf: 1 + log(count)
+            weighted = np.asarray(t @ group["weights"])
+            t.data **= 2
+            norms = np.sqrt(np.asarray(t @ group["squares"]))
+            norms[norms == 0] = 1.0                                     # an empty row stays zero, as in sklearn
+            products[key] = (weighted, norms)
+        results = []
+        for plan in self._plans:
+            m = plan["model"]
+            if plan["solo"]:
+                results.append(m.probabilities(texts, words=words))
+                continue
+            scores = np.zeros((len(texts), len(m.labels)), dtype=np.float32)
+            for key in (plan["char"], plan["word"]):
+                weighted, norms = products[key]
+                cols, j = self._groups[key]["columns"][id(m)]
+                scores += weighted[:, cols] / norms[:, j:j + 1]
+            if m.features.lexicon and m.lexicon is not None:
+                dense = m.lexicon.features(docs(m)[1], m.features.negation_window)
+                scores += (dense * np.float32(m.features.lexicon_scale)) @ plan["lex_coef"]
+            scores += m._intercept
+            scores -= scores.max(axis=1, keepdims=True)
+            np.exp(scores, out=scores)
+            results.append(scores / scores.sum(axis=1, keepdims=True))
+        return results

@@ -113,6 +113,12 @@ class Enricher:
         self.rumor_threshold = rumor_threshold if rumor_threshold is not None else _configured_threshold(rumor)
         self.max_analysis_chars = max(1, max_analysis_chars)
         self.segment_timeout_s = segment_timeout_s
+        from .classify import FusedLinearModels, TextClassifier
+        heads = {"sentiment": sentiment, "polarity": polarity, "topic": topic, "emotion": emotion, "rumor": rumor}
+        linear = {name: m for name, m in heads.items() if isinstance(m, TextClassifier)}
+        # the linear heads count their n-grams once between them (FusedLinearModels), not once each
+        self._fused = FusedLinearModels(list(linear.values())) if len(linear) > 1 else None
+        self._fused_names = list(linear) if self._fused is not None else []
 
     @classmethod
     def from_models_dir(cls, models_dir: Path, *, home_region: Sequence[str] = (), user_dicts: Sequence[Path] = (),
@@ -172,12 +178,9 @@ class Enricher:
             texts.append(text)
             words.append(ws)
             truncated.append(cut_short)
-        shared: dict = {}
-        sentiment_probs = probability_matrix(self.sentiment, texts, words, shared)
-        polarity_probs = probability_matrix(self.polarity, texts, words, shared) if self.polarity is not None else None
-        topic_probs = probability_matrix(self.topic, texts, words, shared)
-        emotion_probs = probability_matrix(self.emotion, texts, words, shared) if self.emotion is not None else None
-        rumor_probs = probability_matrix(self.rumor, texts, words, shared) if self.rumor is not None else None
+        probs = self._probabilities(texts, words)
+        sentiment_probs, polarity_probs, topic_probs = probs["sentiment"], probs["polarity"], probs["topic"]
+        emotion_probs, rumor_probs = probs["emotion"], probs["rumor"]
         stamp = now()
         out = []
         for i, (post, text, ws) in enumerate(zip(batch, texts, words)):
@@ -209,6 +212,18 @@ class Enricher:
                 risk = _prob(rumor_probs[i][self._risk_column])
                 update["rumor"] = RiskFlag(flagged=risk >= self.rumor_threshold, score=risk)
             out.append(post.model_copy(update=update))
+        return out
+
+    def _probabilities(self, texts: list[str], words: list[list[str]]) -> dict[str, np.ndarray | None]:
+        """Each head's (n, labels) probabilities (None for a head not loaded)."""
+        out: dict[str, np.ndarray | None] = {}
+        if self._fused is not None:
+            out.update(zip(self._fused_names, self._fused.probabilities(texts, words=words)))
+        shared: dict = {}
+        for name in ("sentiment", "polarity", "topic", "emotion", "rumor"):
+            if name not in out:
+                model = getattr(self, name)
+                out[name] = None if model is None else probability_matrix(model, texts, words, shared)
         return out
 
     def _analysable(self, post: Post) -> tuple[str, list[str], bool]:

@@ -168,3 +168,35 @@ def test_lexicon_from_shared_data(shared_data, tmp_path):
     from nlp.errors import DataNotFoundError
     with pytest.raises(DataNotFoundError, match="negation_words.txt"):
         Lexicon.from_shared_data(tmp_path)
+
+
+def test_fused_models_score_exactly_as_each_model_alone(segmenter):
+    """FusedLinearModels counts n-grams once for several models; each model's figures stay its own."""
+    from nlp.classify import FusedLinearModels
+    topics = ["城乡建设"] * 6 + ["其他"] * 6 + ["卫生计生"] * 6
+    models = [
+        TextClassifier.train(TEXTS, LABELS, task="a", segmenter=segmenter),
+        TextClassifier.train(TEXTS, LABELS, task="b", segmenter=segmenter, lexicon=LEXICON,
+                             features=FeatureConfig(negation=True, lexicon=True)),
+        # a second lexicon with other negation cues: its words are marked apart
+        TextClassifier.train(TEXTS, LABELS, task="c", segmenter=segmenter,
+                             lexicon=Lexicon(polarity={"开心": 1.0}, categories={}, degree={},
+                                             negation=frozenset({"没"})),
+                             features=FeatureConfig(negation=True, lexicon=True, negation_window=2)),
+        TextClassifier.train(TEXTS * 3, LABELS * 3, task="d", segmenter=segmenter, model=ModelConfig(loss="svm")),
+        TextClassifier.train(TEXTS, topics, task="e", segmenter=segmenter,
+                             features=FeatureConfig(char_ngram_range=(1, 2), collapse_digits=False, max_chars=8)),
+        TextClassifier.train(TEXTS, topics, task="f", segmenter=segmenter, features=FeatureConfig(sublinear_tf=False)),
+    ]
+    probe = TEXTS + ["", "   ", "我不满意，太差了 <b>2024</b>", "没开心", "完全陌生的句子", "非常开心，感谢"]
+    words = [segmenter.cut(t) for t in probe]
+    fused = FusedLinearModels(models)
+    for with_words in (words, None):
+        together = fused.probabilities(probe, words=with_words, batch_size=5)
+        assert len(together) == len(models)
+        for model, probs in zip(models, together):
+            np.testing.assert_allclose(probs, model.probabilities(probe, words=with_words), rtol=1e-5, atol=1e-6)
+    assert [p["solo"] for p in fused._plans] == [False] * 5 + [True]
+    # words: the default plain pair (a, d), two negation cue sets (b, c), other max_chars and digits (e)
+    assert len([k for k in fused._groups if k[0] == "word"]) == 4
+    assert len([k for k in fused._groups if k[0] == "char"]) == 2

@@ -235,3 +235,17 @@ def test_models_sharing_one_batch_normalisation_score_as_alone(models, segmenter
         alone = models[task].probabilities(texts, words=words, batch_size=4)
         np.testing.assert_allclose(together, alone, rtol=1e-6, atol=1e-7)
     assert shared, "the shared normalisation was not used"
+
+
+def test_enricher_scores_its_linear_heads_in_one_fused_pass(models, segmenter):
+    """The enricher counts n-grams once for the five shipped linear models: same figures as alone."""
+    import numpy as np
+    from nlp.enrich import Enricher
+    enricher = Enricher.from_models_dir(PACKAGED_MODELS_DIR)
+    assert sorted(enricher._fused_names) == sorted(TASKS)
+    texts = ["某化工厂今天下午发生爆炸，3人受伤 <script>alert(1)</script>", "ＡＢＣ全角 2024年 感谢网格员",
+             "", "不满意！！物业不作为 http://t.cn/x", "学校乱收费", "并不是没有人管，只是管不过来"] * 2
+    words = [enricher.segmenter.cut(t) for t in texts]
+    fused = enricher._probabilities(texts, words)
+    for task in TASKS:
+        np.testing.assert_allclose(fused[task], models[task].probabilities(texts, words=words), rtol=1e-5, atol=1e-6)
