@@ -348,10 +348,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yuqing", description="舆情哨兵 Yuqing Sentinel")
-    parser.add_argument("--log-level", default=os.environ.get("YUQING_LOG_LEVEL", "INFO"),
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default=os.environ.get("YUQING_LOG_LEVEL", "INFO"), type=str.upper,
+                        choices=LOG_LEVELS, help="DEBUG, INFO, WARNING or ERROR, any case (default: "
+                                                 "$YUQING_LOG_LEVEL, else INFO)")
     parser.add_argument("--log-format", default="console", choices=["console", "json"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -464,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.log_level not in LOG_LEVELS:   # argparse does not check a default (YUQING_LOG_LEVEL) against choices
+        parser.error(f"YUQING_LOG_LEVEL={os.environ.get('YUQING_LOG_LEVEL')!r}: not a log level; "
+                     f"use one of {', '.join(LOG_LEVELS)}")
     setup_logging(args.log_level, args.log_format)
     try:
         return int(args.func(args) or 0)

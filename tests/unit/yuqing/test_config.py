@@ -130,3 +130,13 @@ def test_event_settings_build_the_event_config(config_dir):
                                                                     "relation_weight": 0.05}))
     config = load_settings(config_dir / "app.yaml").app.nlp.events.event_config()
     assert (config.merge, config.merge_window, config.relation_weight) == (False, timedelta(hours=12), 0.05)
+
+
+def test_log_level_from_the_environment_in_any_case_or_a_clear_error(monkeypatch, capsys):
+    from yuqing.cli import build_parser, main
+    monkeypatch.setenv("YUQING_LOG_LEVEL", "warning")
+    assert build_parser().parse_args(["nlp", "train", "polarity"]).log_level == "WARNING"
+    monkeypatch.setenv("YUQING_LOG_LEVEL", "loud")
+    with pytest.raises(SystemExit) as exc:
+        main(["nlp", "train", "polarity"])
+    assert exc.value.code == 2 and "YUQING_LOG_LEVEL='loud'" in capsys.readouterr().err
