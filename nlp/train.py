@@ -873,15 +873,22 @@ def select_default(task: str, candidates: Sequence[Path], data_dir: Path, out_di
         model = load_classifier(path, device="cpu")
         _check_task(model, task, path)
         training = model.config.get("training", {})
-        _, dev = build_split(task, Path(data_dir), training.get("seed", 42), training.get("limit"))
+        train, dev = build_split(task, Path(data_dir), training.get("seed", 42), training.get("limit"))
         metrics = evaluate(model, dev)
         speed = measure_speed(model, [e.text for e in dev[:2000]])
         rows.append({"path": str(path), "kind": "linear" if model.config.get("format") == FORMAT_NAME else "transformer",
                      "macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"], "dev_n": metrics["n"],
                      "posts_per_s_cpu": speed["posts_per_s"], "int8": speed["int8"],
-                     "baseline_macro_f1": model.config.get("metrics", {}).get("baseline_dev", {}).get("macro_f1")})
-    fast = [r for r in rows if r["posts_per_s_cpu"] >= min_posts_per_s]
-    winner = max(fast, key=lambda r: r["macro_f1"]) if fast else max(rows, key=lambda r: r["posts_per_s_cpu"])
+                     "baseline_macro_f1": model.config.get("metrics", {}).get("baseline_dev", {}).get("macro_f1"),
+                     "command": training.get("command"),
+                     # trained under another split, it has seen part of today's dev: never chosen
+                     "stale_split": split_mismatch(model.config, train, dev)})
+    fresh = [r for r in rows if not r["stale_split"]]
+    if not fresh:
+        raise ValueError(f"every {task} candidate was trained under another split ({rows[0]['stale_split']}); "
+                         "retrain one with `yuqing nlp train`")
+    fast = [r for r in fresh if r["posts_per_s_cpu"] >= min_posts_per_s]
+    winner = max(fast, key=lambda r: r["macro_f1"]) if fast else max(fresh, key=lambda r: r["posts_per_s_cpu"])
     selection = {"rule": f"best dev macro-F1 at ≥ {min_posts_per_s:g} posts/s on {SPEED_THREADS} CPU threads "
                          "(each of 5 classifiers within the 800 posts/s enrichment budget)",
                  "candidates": rows, "chosen": winner["path"], "chosen_kind": winner["kind"]}
@@ -957,9 +964,14 @@ def model_card(config: dict[str, Any]) -> str:
                   "| candidate | kind | dev macro-F1 | accuracy | CPU posts/s (2 threads) |", "|---|---|---|---|---|"]
         for row in selection["candidates"]:
             mark = " **(chosen)**" if row["path"] == selection["chosen"] else ""
+            mark += " (*stale split: not eligible*)" if row.get("stale_split") else ""
             lines.append(f"| `{row['path']}`{mark} | {row['kind']}{' int8' if row.get('int8') else ''} | "
                          f"{row['macro_f1']:.4f} | {row['accuracy']:.4f} | {row['posts_per_s_cpu']:,} |")
         lines.append("")
+        built = [(row["path"], row["command"]) for row in selection["candidates"]
+                 if row.get("command") and row["path"] != selection["chosen"]]
+        if built:
+            lines += ["The other candidates were built with:", ""] + [f"- `{path}`: `{cmd}`" for path, cmd in built] + [""]
     lines += ["## Limitations", ""]
     if transformer:
         lines += ["- A small model pretrained on a small corpus (tens of millions of characters): it knows "

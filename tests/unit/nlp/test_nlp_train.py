@@ -202,6 +202,16 @@ def test_select_installs_the_best_fast_candidate(shared_data, tmp_path):
     # nothing is fast enough: the fastest wins
     slow = select_default("rumor", [a], shared_data, tmp_path / "slow", min_posts_per_s=1e12)
     assert slow["chosen"] == str(a)
+    # a candidate trained under another split has seen part of today's dev: listed, never chosen
+    config = json.loads((b / "config.json").read_text("utf-8"))
+    config["training"]["dev_counts"]["by_label"] = {"谣言": 1, "非谣言": 1}
+    (b / "config.json").write_text(json.dumps(config, ensure_ascii=False), "utf-8")
+    picked = select_default("rumor", [b, a], shared_data, tmp_path / "fresh", min_posts_per_s=1)
+    assert picked["chosen"] == str(a) and picked["candidates"][0]["stale_split"]
+    card = (tmp_path / "fresh" / "README.md").read_text("utf-8")
+    assert "stale split: not eligible" in card and f"`{b}`: `yuqing nlp train rumor" in card
+    with pytest.raises(ValueError, match="another split"):
+        select_default("rumor", [b], shared_data, tmp_path / "none", min_posts_per_s=1)
 
 
 def test_cli_eval_on_a_binary_file_reports_restricted_scores(tmp_path, capsys):
