@@ -28,10 +28,10 @@ SAMPLE = 600            # held-out posts scored per task
 REFERENCE_TRAIN = 3000  # train posts the reference is fitted on
 MAX_CHARS = 300         # what both models read of a post (topic details run to 1,000 characters)
 # Macro-F1 on these samples, measured 2026-12-04 (labelled batches 1–4, hash-stable splits): polarity
-# 0.797, sentiment 0.848, emotion 0.678, topic 0.844, rumor 0.800 (time split) (reference: 0.645,
+# 0.797, sentiment 0.848, emotion 0.678, topic 0.858, rumor 0.800 (time split) (reference: 0.645,
 # 0.799, 0.603, 0.795, 0.796). Floors sit 0.03 under, rounded down, so a retrained or damaged model
 # that loses more than that fails here.
-FLOORS = {"polarity": 0.76, "sentiment": 0.81, "emotion": 0.64, "topic": 0.81, "rumor": 0.77}
+FLOORS = {"polarity": 0.76, "sentiment": 0.81, "emotion": 0.64, "topic": 0.82, "rumor": 0.77}
 # A model card's dev figure (full dev split) may differ from this sample's by sampling error only.
 CARD_TOLERANCE = 0.05
 # The shipped model may trail the small reference by at most this much: on rumor (3,300 posts, all
@@ -115,8 +115,8 @@ def test_model_card_figure_matches_what_is_measured(shared_data, task):
 
 # --- the team's held-out test set (nlp/labels; never trained on) ----------------------------------
 # Macro-F1 measured 2026-12-04 on the whole test split (1,510 posts, batches 1–4): polarity 0.800,
-# topic Weibo-style 0.756 (1,052 posts), citizen messages 0.702 (251); floors sit ~0.03 under.
-TEST_FLOORS = {("polarity", "all"): 0.77, ("topic", "weibo_style"): 0.72,
+# topic Weibo-style 0.760 (1,052 posts), citizen messages 0.702 (251); floors sit ~0.03 under.
+TEST_FLOORS = {("polarity", "all"): 0.77, ("topic", "weibo_style"): 0.73,
                ("topic", "citizen_messages"): 0.67}
 
 
