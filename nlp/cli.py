@@ -204,7 +204,10 @@ def _train(args: argparse.Namespace) -> int:
             architecture.intermediate_size = 4 * args.hidden
         parts += (["--init", str(init)] if init else []) + [
             f"--{name.replace('_', '-')} {value}" for name, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                                                     ("lr", args.lr), ("max_length", args.max_length))
+                                                                     ("lr", args.lr), ("max_length", args.max_length),
+                                                                     ("max_minutes", args.max_minutes),
+                                                                     ("device", args.device), ("layers", args.layers),
+                                                                     ("hidden", args.hidden))
             if value is not None]
     metrics = train_task(args.task, Path(args.data), out, seed=args.seed, limit=args.limit, command=" ".join(parts),
                          model_kind=args.model, init=Path(init) if init else None, baseline=not args.no_baseline,

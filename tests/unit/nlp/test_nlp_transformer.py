@@ -198,3 +198,23 @@ def test_train_task_with_the_transformer_path(shared_data, pretrained, tmp_path)
     assert "transformer text classifier" in card and "dynamic int8" in card
     # eval rebuilds the same dev split and loads the model the same way: the same score
     assert evaluate_task("rumor", out, shared_data, device="cpu")["macro_f1"] == metrics["macro_f1"]
+
+
+@pytest.mark.shared_data
+def test_cli_records_every_schedule_option_in_the_rebuild_command(shared_data, pretrained, tmp_path, capsys):
+    import argparse
+
+    from nlp import cli
+    parser = argparse.ArgumentParser(prog="yuqing")
+    cli.register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "rumor-transformer"
+    args = parser.parse_args(["nlp", "train", "rumor", "--model", "transformer", "--init", str(pretrained),
+                              "--data", str(shared_data), "--out", str(out), "--limit", "120", "--no-baseline",
+                              "--epochs", "1", "--batch-size", "16", "--max-length", "32", "--max-minutes", "5",
+                              "--device", "cpu"])
+    assert args.func(args) == 0
+    capsys.readouterr()
+    command = json.loads((out / "config.json").read_text("utf-8"))["training"]["command"]
+    for option in ("--epochs 1.0", "--batch-size 16", "--max-length 32", "--max-minutes 5.0", "--device cpu",
+                   f"--init {pretrained}", "--limit 120"):
+        assert option in command, (option, command)
