@@ -191,6 +191,8 @@ BATCHES: dict[int, dict[str, int]] = {
     4: {"weibo_emotion/smp2020_ewect_train.csv": 350, "weibo_sentiment/weibo2018_train.txt": 200,
         "weibo_sentiment/weibo_senti_100k_part_dev.tsv": 200, "weibo_rumor/ced_original_microblogs.tsv": 100,
         "news_titles/thucnews_titles_dev.txt": 100, "news_titles/tnews_dev.jsonl": 150},
+    5: {"weibo_emotion/smp2020_ewect_train.csv": 400, "weibo_sentiment/weibo2018_train.txt": 150,
+        "weibo_sentiment/weibo_senti_100k_part_dev.tsv": 200, "weibo_rumor/ced_original_microblogs.tsv": 150},
 }
 
 
@@ -224,7 +226,9 @@ POSITIVE_CUES: tuple[str, ...] = (
     "投用", "竣工", "改善", "整治", "获救", "救出", "脱险", "治愈", "出院", "惠民", "便民", "提升", "锦旗",
     "见义勇为", "致敬", "好消息", "成功", "落地", "上线", "减免", "补贴", "帮助", "帮忙", "志愿者", "捐",
 )
-CUED: dict[int, frozenset[str]] = {3: BATCH3_CUED, 4: frozenset(BATCHES[4])}
+# Batch 5 draws Weibo-style rows among those naming a public-service matter again (batch 3's rule):
+# topic on Weibo-style posts is the figure furthest from its target.
+CUED: dict[int, frozenset[str]] = {3: BATCH3_CUED, 4: frozenset(BATCHES[4]), 5: frozenset(BATCHES[5])}
 CUES: dict[int, tuple[str, ...]] = {4: POSITIVE_CUES}
 
 
