@@ -69,7 +69,8 @@ class TaskSpec:
     split: Callable[[Path, int], tuple[list[Example], list[Example]]] | None = None
     # data_dir → named slices of the team's held-out test set (nlp/labels), scored after training
     heldout: Callable[[Path], dict[str, list[Example]]] | None = None
-    # what the model card says of the split (`split` above decides it; None: the default rule)
+    # the dev share the default split uses (build_split) and the card states; a task with its own
+    # `split` passes its fraction here so the card says what that split does
     dev_fraction: float = DEV_FRACTION
     split_rule: str = ("deduplicated; a seeded keyed hash of each text decides its side (stable as data is "
                        "added); the team's held-out test posts excluded; dev never used for fitting")
@@ -297,7 +298,7 @@ def build_split(task: str, data_dir: Path, seed: int = 42, limit: int | None = N
                                                              datasets.heldout_texts(data_dir)))
     if limit:
         examples = datasets.subsample(examples, limit, seed)
-    return datasets.stable_split(examples, DEV_FRACTION, seed)
+    return datasets.stable_split(examples, spec.dev_fraction, seed)
 
 
 def split_mismatch(config: dict[str, Any], train: Sequence[Example], dev: Sequence[Example]) -> str | None:
