@@ -236,10 +236,27 @@ class AlertLevel(str, Enum):
 
 
 class AlertStatus(str, Enum):
-    open = "open"              # raised, not yet seen by the owner
-    acknowledged = "acknowledged"
-    handling = "handling"
-    closed = "closed"
+    """Where the owning agency is with an alert (warning.lifecycle holds the transitions)."""
+    new = "new"                        # raised (or reopened), not yet acknowledged by the owner
+    acknowledged = "acknowledged"      # 已签收
+    handling = "handling"              # 处置中
+    resolved = "resolved"              # 已办结, with a note
+    false_positive = "false_positive"  # 误报, with a note
+
+    @property
+    def terminal(self) -> bool:
+        return self in (AlertStatus.resolved, AlertStatus.false_positive)
+
+
+# Statuses written before the lifecycle existed, read as today's.
+LEGACY_STATUSES = {"open": AlertStatus.new.value, "closed": AlertStatus.resolved.value}
+ACTIVE_STATUSES = (AlertStatus.new.value, AlertStatus.acknowledged.value, AlertStatus.handling.value)
+
+
+def status_values(statuses: "tuple[str, ...] | list[str]") -> list[str]:
+    """The stored values a status filter must match: today's names plus the legacy spellings."""
+    out = [AlertStatus(LEGACY_STATUSES.get(s, s)).value for s in statuses]
+    return out + [old for old, current in LEGACY_STATUSES.items() if current in out]
 
 
 class AlertExample(_Model):
@@ -312,7 +329,13 @@ class Alert(_Model):
     level: AlertLevel
     title: str
     summary: str = ""
-    status: AlertStatus = AlertStatus.open
+    status: AlertStatus = AlertStatus.new
+    assignee: str | None = Field(default=None, description="user id the alert is assigned to")
+    reported_to: list[str] = Field(default_factory=list,
+                                   description="agencies above the owner it was reported to (直报, overdue), in order")
+    ack_due: datetime | None = Field(default=None, description="acknowledge by (deadline of the level); None once done")
+    resolve_due: datetime | None = Field(default=None, description="resolve by; None once resolved")
+    silenced_until: datetime | None = Field(default=None, description="no reminders or overdue escalation until then")
     topic: str | None = None
     region: Region | None = None
     agency: str | None = Field(default=None, description="agency id the alert is routed to")
@@ -330,14 +353,24 @@ class Alert(_Model):
     last_seen: datetime = Field(default_factory=now)
     history: list[dict[str, Any]] = Field(default_factory=list, description="level changes, notifications, handling")
 
-    @field_validator("window_start", "window_end", "first_seen", "last_seen", "ended_at", mode="after")
+    @field_validator("window_start", "window_end", "first_seen", "last_seen", "ended_at", "ack_due", "resolve_due",
+                     "silenced_until", mode="after")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return aware(value)
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _legacy_status(cls, value: Any) -> Any:
+        return LEGACY_STATUSES.get(value, value) if isinstance(value, str) else value
+
     @property
     def level_enum(self) -> AlertLevel:
         return AlertLevel.parse(self.level)
+
+    @property
+    def status_enum(self) -> AlertStatus:
+        return AlertStatus(self.status)
 
 
 class Event(_Model):

@@ -38,6 +38,9 @@ class ChangeKind(str, Enum):
     escalated = "escalated"
     updated = "updated"
     ended = "ended"
+    reopened = "reopened"     # the handling status went back from resolved / false positive
+    overdue = "overdue"       # a response deadline passed (reported to the agency above)
+    reported = "reported"     # a 红 alert reported to the owner's parent at once (直报)
 
 
 @dataclass
@@ -48,12 +51,19 @@ class AlertChange:
 
     @property
     def notifies(self) -> bool:
-        return self.kind in (ChangeKind.new.value, ChangeKind.escalated.value)
+        return self.kind in NOTIFYING_KINDS
 
 
 # --- history ---------------------------------------------------------------
-# Events written to Alert.history, oldest first.
+# Events written to Alert.history, oldest first (warning.lifecycle adds the handling events).
 RAISED, ESCALATED, ENDED, NOTIFIED, NOTIFY_FAILED = "raised", "escalated", "ended", "notified", "notify_failed"
+# history event → the change a notifier tells of; the most important owed change names the message
+NOTIFYING_EVENTS = {RAISED: ChangeKind.new.value, ESCALATED: ChangeKind.escalated.value,
+                    "reopened": ChangeKind.reopened.value, "overdue": ChangeKind.overdue.value,
+                    "reported": ChangeKind.reported.value}
+NOTIFYING_KINDS = frozenset(NOTIFYING_EVENTS.values())
+_PRIORITY = (ChangeKind.escalated.value, ChangeKind.new.value, ChangeKind.reopened.value,
+             ChangeKind.reported.value, ChangeKind.overdue.value)
 
 
 def record(alert: Alert, event: str, at: datetime, **details: Any) -> dict[str, Any]:
@@ -68,29 +78,29 @@ def has_ended(alert: Alert) -> bool:
 
 
 def pending_notification(alert: Alert, notifier: str, max_attempts: int) -> str | None:
-    """The change kind ('new'/'escalated') `notifier` still owes for the alert's latest level, or None.
+    """The change kind `notifier` still owes for the alert, or None.
 
-    A notification is owed until one succeeds for that level; failed attempts
-    are retried at later evaluations, up to max_attempts.
+    Owed: every notifying change (raised, escalated, reopened, overdue, reported) recorded after
+    this notifier's last successful notification; the message names the most important of them
+    (escalated > new > reopened > reported > overdue). The history is append-only, so this holds
+    across restarts: a change is told once, never again while nothing changes. Failed attempts
+    are retried at later evaluations, up to max_attempts per change.
     """
-    last_raise = None
-    for index, entry in enumerate(alert.history):
-        if entry.get("event") in (RAISED, ESCALATED):
-            last_raise = index
-    if last_raise is None:
-        return None
-    level = alert.history[last_raise].get("level")
+    owed: list[str] = []
     failures = 0
-    for entry in alert.history[last_raise + 1:]:
-        if entry.get("notifier") != notifier or entry.get("level") != level:
-            continue
-        if entry.get("event") == NOTIFIED:
-            return None
-        if entry.get("event") == NOTIFY_FAILED:
-            failures += 1
-    if failures >= max_attempts:
+    for entry in alert.history:
+        event = entry.get("event")
+        if event in NOTIFYING_EVENTS:
+            owed.append(NOTIFYING_EVENTS[event])
+            failures = 0
+        elif entry.get("notifier") == notifier:
+            if event == NOTIFIED:
+                owed, failures = [], 0
+            elif event == NOTIFY_FAILED:
+                failures += 1
+    if not owed or failures >= max_attempts:
         return None
-    return ChangeKind.new.value if alert.history[last_raise]["event"] == RAISED else ChangeKind.escalated.value
+    return next(kind for kind in _PRIORITY if kind in owed)
 
 
 # --- what the posts behind a finding say ------------------------------------
@@ -323,11 +333,13 @@ class AlertBook:
     def _save_episodes(self, rule: str, episodes: dict[str, str]) -> None:
         self.store.set_state(self.STATE_PREFIX + rule, json.dumps(episodes, ensure_ascii=False, sort_keys=True))
 
-    def reconcile(self, rule: Rule, drafts: dict[str, Alert], now: datetime) -> list[AlertChange]:
+    def reconcile(self, rule: Rule, drafts: dict[str, Alert], now: datetime, desk: Any = None) -> list[AlertChange]:
         """Apply one evaluation of `rule` (drafts per group id) and return what changed.
 
         Alerts are written before the episode index, so a crash in between
         leaves an alert the next run finds again by its id, never a lost one.
+        `desk` (warning.lifecycle.AlertDesk) sets deadlines, reopens and reports
+        raised and escalated alerts before they are written, in the same write.
         """
         episodes = self.open_episodes(rule.name)
         before = dict(episodes)
@@ -339,12 +351,17 @@ class AlertBook:
                 existing = self.store.get_alert(draft.id)   # same run repeated after a crash
             if existing is None or has_ended(existing):
                 record(draft, RAISED, now, level=draft.level, metrics=draft.metrics)
+                if desk is not None:
+                    desk.on_raised(draft, now)
                 self.store.upsert_alert(draft)
                 episodes[group_id] = draft.id
                 changes.append(AlertChange(draft, ChangeKind.new.value))
                 logger.info("alert raised: %s [%s] %s", draft.id, draft.level, draft.title)
             else:
-                changes.append(self._update(existing, draft, now))
+                change = self._update(existing, draft, now)
+                if desk is not None and change.kind == ChangeKind.escalated.value:
+                    desk.on_escalated(existing, now)
+                changes.append(change)
                 self.store.upsert_alert(existing)
                 episodes[group_id] = existing.id
 
@@ -388,9 +405,6 @@ class AlertBook:
         alert.level = draft.level
         alert.title = draft.title
         details: dict[str, Any] = {"from": previous, "level": draft.level, "metrics": draft.metrics}
-        if alert.status == "closed":   # closed by the office, but the situation got worse
-            alert.status = "open"
-            details["reopened"] = True
-        record(alert, ESCALATED, now, **details)
+        record(alert, ESCALATED, now, **details)   # a resolved alert reopens: warning.lifecycle
         logger.info("alert escalated: %s %s → %s", alert.id, previous, draft.level)
         return AlertChange(alert, ChangeKind.escalated.value, previous_level=previous)

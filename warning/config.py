@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from index.configbase import StrictModel, check_unique
 from nlp.schemes import SchemeDef, check_unique_names
 
+from .durations import Duration
+
 
 class TopicDef(StrictModel):
     label: str
@@ -61,19 +63,88 @@ class Agency(StrictModel):
     name: str
     topics: list[str] = Field(default_factory=list, description="topic labels this agency owns")
     region_codes: list[str] = Field(default_factory=list, description="empty: the whole jurisdiction")
+    parent: str | None = Field(default=None, description="the agency above it: overdue and 红 alerts are reported there")
+    members: list[str] = Field(default_factory=list, description="user ids who act on this agency's alerts")
+    route: bool = Field(default=True, description="false: only receives what is reported up to it (直报, overdue)")
     contact: Contact = Field(default_factory=Contact)
 
 
+class LevelDeadline(StrictModel):
+    """How soon the owning agency must acknowledge and resolve an alert of one level."""
+    acknowledge: Duration
+    resolve: Duration
+
+    @model_validator(mode="after")
+    def _order(self) -> "LevelDeadline":
+        if self.resolve < self.acknowledge:
+            raise ValueError("resolve must not come before acknowledge")
+        return self
+
+
+def _default_deadlines() -> dict[str, LevelDeadline]:
+    return {"红": LevelDeadline(acknowledge="30m", resolve="5h"), "橙": LevelDeadline(acknowledge="2h", resolve="24h"),
+            "黄": LevelDeadline(acknowledge="8h", resolve="48h"), "蓝": LevelDeadline(acknowledge="24h", resolve="48h")}
+
+
 class AgenciesFile(StrictModel):
-    default_agency: str = Field(description="agency id that gets alerts no other agency owns")
+    """The directory: who owns which alerts (topic × region), who is above whom, who acts for each."""
+    default_agency: str = Field(description="the duty desk: gets alerts no other agency owns (unknown topic or region)")
     agencies: list[Agency]
+    admins: list[str] = Field(default_factory=list, description="user ids who may act on every alert")
+    deadlines: dict[str, LevelDeadline] = Field(default_factory=_default_deadlines,
+                                                description="per level (蓝/黄/橙/红): acknowledge and resolve within")
+    report_red_to_parent: bool = Field(default=True, description="红 alerts go to the owner's parent at once (直报)")
 
     @model_validator(mode="after")
     def _default_exists(self) -> "AgenciesFile":
-        ids = {a.id for a in self.agencies}
+        ids = [a.id for a in self.agencies]
+        check_unique(ids, "agency")
         if self.default_agency not in ids:
             raise ValueError(f"default_agency {self.default_agency!r} is not one of the agencies: {sorted(ids)}")
+        by_id = {a.id: a for a in self.agencies}
+        if not by_id[self.default_agency].route:
+            raise ValueError(f"default_agency {self.default_agency!r} has route: false; the duty desk must take alerts")
+        by_id = {a.id: a for a in self.agencies}
+        for i, agency in enumerate(self.agencies):
+            if agency.parent is None:
+                continue
+            if agency.parent not in by_id:
+                raise ValueError(f"agencies.{i}.parent: {agency.parent!r} is not one of the agencies: {sorted(ids)}")
+            chain, at = [agency.id], agency.parent
+            while at is not None:
+                if at in chain:
+                    raise ValueError(f"agencies.{i}.parent: {agency.id!r} is its own ancestor "
+                                     f"({' → '.join([*chain, at])})")
+                chain.append(at)
+                at = by_id[at].parent
+        levels = {"蓝", "黄", "橙", "红"}
+        unknown = sorted(set(self.deadlines) - levels)
+        if unknown:
+            raise ValueError(f"deadlines: unknown level(s) {unknown}; use 蓝/黄/橙/红")
+        missing = sorted(levels - set(self.deadlines))
+        if missing:
+            raise ValueError(f"deadlines: give every level; missing {missing}")
         return self
+
+    def agency(self, agency_id: str | None) -> Agency | None:
+        return next((a for a in self.agencies if a.id == agency_id), None)
+
+    def ancestors(self, agency_id: str | None) -> list[str]:
+        """The agencies above `agency_id`, nearest first."""
+        out: list[str] = []
+        agency = self.agency(agency_id)
+        while agency is not None and agency.parent is not None:
+            out.append(agency.parent)
+            agency = self.agency(agency.parent)
+        return out
+
+    def agencies_of(self, user: str) -> list[str]:
+        """The agencies `user` is a member of."""
+        return [a.id for a in self.agencies if user in a.members]
+
+    @property
+    def users(self) -> set[str]:
+        return {m for a in self.agencies for m in a.members} | set(self.admins)
 
 
 # --- rules.yaml: grading adjustments ----------------------------------------

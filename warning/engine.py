@@ -5,7 +5,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from index.schema import DEFAULT_TZ, Alert, AlertLevel, LevelAdjustment, aware
+from index.schema import ACTIVE_STATUSES, DEFAULT_TZ, Alert, AlertLevel, LevelAdjustment, aware
 from index.store import Store
 from .config import AgenciesFile, RulesFile, TopicsFile
 
@@ -13,6 +13,7 @@ from .alerts import (NOTIFIED, NOTIFY_FAILED, AlertBook, AlertChange, AlertFacto
                      pending_notification, record)
 from .explain import explain
 from .grading import LevelAdjuster, RegionGrader, higher
+from .lifecycle import AlertDesk
 from .notifiers.base import Notifier
 from .routing import Router
 from .rules import Finding, Rule, build_rules
@@ -44,6 +45,7 @@ class WarningEngine:
         self.tz = tz                    # app.yaml `timezone`: naive times and alert ids read in it
         self.factory = AlertFactory(tz)
         self.book = AlertBook(store)
+        self.desk = AlertDesk(store, agencies)   # deadlines, reopening, 直报 and overdue reporting
         self.notifiers = list(notifiers)
         self.max_notify_attempts = max_notify_attempts
 
@@ -54,14 +56,27 @@ class WarningEngine:
         for rule in self.rules:
             try:
                 drafts = self._drafts(rule, rule.evaluate(self.store, now), now)
-                changes.extend(self.book.reconcile(rule, drafts, now))
+                changes.extend(self.book.reconcile(rule, drafts, now, self.desk))
             except Exception:   # one broken rule or a store hiccup must not silence the others
                 logger.exception("rule %s failed at %s; its alerts are left as they were", rule.name, now.isoformat())
+        seen = set()
         for change in changes:
+            seen.add(change.alert.id)
             if change.kind == ChangeKind.ended.value:
                 self._notify_ended(change)
             else:                                        # pending and retried notifications included
                 self._notify(change.alert, now)
+        try:
+            overdue = {a.id for a in self.desk.sweep(now)}
+            # every alert still being handled: overdue reports, a person's reopening, earlier failures
+            for alert in self.store.list_alerts(statuses=ACTIVE_STATUSES, limit=5000):
+                if alert.id in seen:
+                    continue
+                if alert.id in overdue:
+                    changes.append(AlertChange(alert, ChangeKind.overdue.value))
+                self._notify(alert, now)
+        except Exception:
+            logger.exception("deadline check failed at %s; it runs again at the next evaluation", now.isoformat())
         self.store.set_state(self.LAST_RUN_KEY, now.isoformat())
         logger.log(logging.INFO if changes else logging.DEBUG,
                    "warning evaluation at %s: %s", now.isoformat(), _tally(changes))

@@ -14,9 +14,11 @@ PLATFORM_LABELS = {
 LEVEL_COLOURS = {"蓝": "#1f6fd1", "黄": "#d4a106", "橙": "#e8710a", "红": "#d0302f"}
 LEVEL_NAMES = {"蓝": "蓝色预警", "黄": "黄色预警", "橙": "橙色预警", "红": "红色预警"}
 
-STATUS_LABELS = {"open": "待处置", "acknowledged": "已签收", "handling": "处置中", "closed": "已办结"}
+STATUS_LABELS = {"new": "待签收", "acknowledged": "已签收", "handling": "处置中", "resolved": "已办结",
+                 "false_positive": "误报", "open": "待签收", "closed": "已办结"}
 
-CHANGE_LABELS = {"new": "新预警", "escalated": "预警升级", "updated": "预警更新", "ended": "预警平息"}
+CHANGE_LABELS = {"new": "新预警", "escalated": "预警升级", "updated": "预警更新", "ended": "预警平息",
+                 "reopened": "重新打开", "overdue": "逾期未处置", "reported": "直报上级"}
 
 METRIC_LABELS = {
     "count": "窗口内信息量", "baseline_count": "基线期信息量", "baseline_hours": "基线时长（小时）",

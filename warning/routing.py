@@ -24,7 +24,7 @@ class Router:
 
     def agency_for(self, topic: str | None, region_code: str | None) -> Agency:
         for agency in self.agencies:
-            if self._topic_matches(agency, topic) and self._region_matches(agency, region_code):
+            if agency.route and self._topic_matches(agency, topic) and self._region_matches(agency, region_code):
                 return agency
         return self.default
 

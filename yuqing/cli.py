@@ -305,18 +305,104 @@ def cmd_reenrich(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    """`yuqing alerts [--status …] [--agency …] [--level …] [--overdue] [--as USER]`: the listing."""
+    from warning.explain import episode_state
+    from warning.labels import STATUS_LABELS
+    from warning.lifecycle import Directory, PermissionDenied, is_overdue
     from .jobs import App
     settings = _settings(args)
     app = App(settings)
     try:
-        alerts = app.store.list_alerts(statuses=tuple(args.status or ()), agency=args.agency, limit=args.limit)
+        # agencies also see what was reported to them: filter here, alerts are few
+        alerts = app.store.list_alerts(statuses=tuple(args.status or ()), limit=100_000)
     finally:
         app.close()
-    from warning.explain import episode_state
+    now = settings.now()
+    if args.agency:
+        unknown = [a for a in args.agency if settings.agencies.agency(a) is None]
+        if unknown:
+            raise ConfigError(f"--agency: unknown agency {', '.join(unknown)}; the agencies file has "
+                              f"{', '.join(a.id for a in settings.agencies.agencies)}")
+        alerts = [a for a in alerts if (a.agency or settings.agencies.default_agency) in args.agency
+                  or set(a.reported_to) & set(args.agency)]
+    if args.level:
+        alerts = [a for a in alerts if a.level in args.level]
+    if args.overdue:
+        alerts = [a for a in alerts if is_overdue(a, now)]
+    if args.as_user:
+        directory = Directory(settings.agencies)
+        try:
+            directory.check_user(args.as_user)
+        except PermissionDenied as exc:
+            print(f"alerts: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        alerts = directory.visible(args.as_user, alerts)
+    alerts = alerts[: args.limit]
+    if args.json:
+        for a in alerts:
+            print(json.dumps({"id": a.id, "level": a.level, "status": a.status, "agency": a.agency,
+                              "reported_to": a.reported_to, "assignee": a.assignee, "overdue": is_overdue(a, now),
+                              "title": a.title, "last_seen": a.last_seen.isoformat()}, ensure_ascii=False))
+        return EXIT_OK
     for a in alerts:
-        # The episode's state (进行中 / 已平息（…）) first: "open" is only the office's handling status.
-        print(f"[{a.level}] {episode_state(a, settings.tz)} · {a.status} · "
-              f"最近触发 {a.last_seen.astimezone(settings.tz):%m-%d %H:%M} {a.title} → {a.agency_name or a.agency}")
+        # The episode's state (进行中 / 已平息（…）) first, then the office's handling status.
+        flags = " · 逾期" if is_overdue(a, now) else ""
+        print(f"[{a.level}] {episode_state(a, settings.tz)} · {STATUS_LABELS.get(a.status, a.status)}{flags} · "
+              f"最近触发 {a.last_seen.astimezone(settings.tz):%m-%d %H:%M} {a.title} → {a.agency_name or a.agency}"
+              f"  {a.id}")
+    return EXIT_OK
+
+
+def cmd_alert_show(args: argparse.Namespace) -> int:
+    from warning.lifecycle import LifecycleError
+    from warning.notifiers.text import alert_text
+    from .jobs import App
+    settings = _settings(args)
+    app = App(settings)
+    try:
+        alert = app.alert_desk().get(args.id, args.by)
+    except LifecycleError as exc:
+        print(f"alerts show: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        app.close()
+    if args.json:
+        print(alert.model_dump_json(indent=2))
+    else:
+        print(alert_text(alert, None, settings.tz), end="")
+    return EXIT_OK
+
+
+def _duration_arg(value: str):
+    from warning.durations import parse_duration
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_alert_action(args: argparse.Namespace) -> int:
+    """ack / assign / handle / resolve / false-positive / reopen / comment / silence ID --by USER."""
+    from warning.labels import STATUS_LABELS
+    from warning.lifecycle import LifecycleError
+    from .jobs import App
+    settings = _settings(args)
+    until = _at(getattr(args, "until", None), settings)
+    if getattr(args, "for_", None) is not None:
+        until = settings.now() + args.for_
+    app = App(settings)
+    try:
+        alert = app.alert_action(args.id, args.action, args.by, note=args.note,
+                                 assignee=getattr(args, "to", None), until=until)
+    except LifecycleError as exc:
+        print(f"alerts {args.action}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        app.close()
+    extra = f"，承办人 {alert.assignee}" if args.action == "assign" else ""
+    if args.action == "silence" and alert.silenced_until:
+        extra = f"，静默至 {alert.silenced_until.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+    print(f"{alert.id}: {STATUS_LABELS.get(alert.status, alert.status)}{extra}")
     return EXIT_OK
 
 
@@ -444,11 +530,49 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     q.set_defaults(func=cmd_schemes_apply)
 
-    p = with_config(sub.add_parser("alerts", help="list alerts"))
-    p.add_argument("--status", action="append", choices=["open", "acknowledged", "handling", "closed"])
-    p.add_argument("--agency")
+    p = with_config(sub.add_parser(
+        "alerts", help="list alerts, or act on one (show / ack / assign / handle / resolve / false-positive / "
+                       "reopen / comment / silence)",
+        description="Without an action: the listing, newest first. With one: the alert lifecycle "
+                    "(docs/closed-loop.md); every action is recorded with who, when and the note."))
+    p.add_argument("--status", action="append", choices=["new", "acknowledged", "handling", "resolved",
+                                                          "false_positive"], help="repeatable")
+    p.add_argument("--agency", action="append", help="routed or reported to this agency id (repeatable)")
+    p.add_argument("--level", action="append", choices=["蓝", "黄", "橙", "红"], help="repeatable")
+    p.add_argument("--overdue", action="store_true", help="only alerts past a response deadline")
+    p.add_argument("--as", dest="as_user", metavar="USER", help="only what USER may see")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_alerts)
+    asub = p.add_subparsers(dest="alerts_command", metavar="ACTION")
+
+    def alert_parser(name: str, help_: str, *, note_required: bool = False) -> argparse.ArgumentParser:
+        q = asub.add_parser(name, help=help_)
+        q.add_argument("--config", default=argparse.SUPPRESS, help="app.yaml (default: as given before the action)")
+        q.add_argument("id", help="alert id (as `yuqing alerts` lists it)")
+        q.add_argument("--by", required=True, metavar="USER", help="who acts: a member id or admin in agencies.yaml")
+        q.add_argument("--note", required=note_required, help="what was done or why" +
+                       (" (required)" if note_required else ""))
+        q.set_defaults(func=cmd_alert_action, action=name)
+        return q
+
+    q = asub.add_parser("show", help="one alert in full, with its handling record")
+    q.add_argument("--config", default=argparse.SUPPRESS, help="app.yaml (default: as given before the action)")
+    q.add_argument("id")
+    q.add_argument("--by", metavar="USER", help="refuse unless USER may see it")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_alert_show)
+    alert_parser("ack", "acknowledge (签收)")
+    alert_parser("handle", "start handling (处置中)")
+    alert_parser("resolve", "resolve (办结), with a note", note_required=True)
+    alert_parser("false-positive", "mark a false alarm (误报), with a note", note_required=True)
+    alert_parser("reopen", "reopen a resolved or false-positive alert, with a note", note_required=True)
+    alert_parser("comment", "add a note without changing the status", note_required=True)
+    alert_parser("assign", "assign to a person").add_argument("--to", required=True, metavar="USER")
+    q = alert_parser("silence", "no reminders or overdue reports until a time, with a note", note_required=True)
+    when = q.add_mutually_exclusive_group(required=True)
+    when.add_argument("--until", type=_parse_time, help="ISO time (office zone without an offset)")
+    when.add_argument("--for", dest="for_", type=_duration_arg, help="e.g. 2h, 1d")
 
     p = sub.add_parser("config", help="configuration tools")
     csub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")

@@ -454,6 +454,17 @@ class App:
         with self._lock, process_lock(self.lock_path("warning")):
             return self.engine.evaluate(now or self.settings.now())
 
+    def alert_desk(self):
+        from warning.lifecycle import AlertDesk
+        return AlertDesk(self.store, self.settings.agencies)
+
+    def alert_action(self, alert_id: str, action: str, user: str, **options):
+        """One lifecycle action (warning.lifecycle), under the warning evaluation's lock: an action and
+        an evaluation never interleave on one alert, in this process or another."""
+        from .locks import process_lock
+        with self._lock, process_lock(self.lock_path("warning")):
+            return self.alert_desk().act(alert_id, action, user, self.settings.now(), **options)
+
     def write_briefing(self, now: datetime | None = None, hours: int = 24) -> Path:
         """Daily briefing (日报) for the `hours` before `now`."""
         from warning.reports import render_briefing

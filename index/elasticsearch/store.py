@@ -39,7 +39,7 @@ from .client import ConnectionSettings, build_client, translated
 from .docs import PostDocuments, alert_document, event_document, load_alert, load_event
 from .mappings import KINDS, IndexNames, index_templates, mapping
 from .query import MATCH_NONE, PostQueryBuilder, TextQueryBuilder, es_time, field_path
-from ..schema import Alert, Event, Post, now
+from ..schema import Alert, Event, Post, now, status_values
 from ..segment import Segmenter, get_segmenter
 from .spool import Spool
 from ..buckets import INTERVAL_SECONDS, bucket_bounds, check_interval, dense_buckets, time_zone
@@ -715,7 +715,7 @@ class ElasticsearchStore(Store):
             return []
         filters: list[dict[str, Any]] = []
         if statuses:
-            filters.append({"terms": {"status": [getattr(s, "value", s) for s in statuses]}})
+            filters.append({"terms": {"status": status_values([getattr(s, "value", s) for s in statuses])}})
         if since is not None:
             filters.append({"range": {"last_seen": {"gte": es_time(since)}}})
         if agency is not None:

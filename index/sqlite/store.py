@@ -37,7 +37,7 @@ from ..buckets import (
     wall_bucket_epoch,
 )
 from ..highlight import highlight_text
-from ..schema import Alert, Event, Post
+from ..schema import Alert, Event, Post, status_values
 from ..segment import Segmenter, get_segmenter
 from ..store import (
     KEYWORD_FIELDS, Bucket, Interval, PostQuery, SearchHit, SearchResult, Store, StoreError,
@@ -558,7 +558,7 @@ class SQLiteStore(Store):
                     agency: str | None = None, limit: int = 200) -> list[Alert]:
         where = _Where()
         if statuses:
-            where.one_of("status", [value(s) for s in statuses])
+            where.one_of("status", status_values([value(s) for s in statuses]))
         if since is not None:
             where.add("last_seen >= ?", epoch(since))
         if agency is not None:

@@ -83,7 +83,7 @@ def corpus() -> list[Post]:
     ]
 
 
-def make_alert(aid: str, *, status: str = "open", agency: str | None = "env", level: str = "黄",
+def make_alert(aid: str, *, status: str = "new", agency: str | None = "env", level: str = "黄",
                last_seen: datetime = T0, topic: str | None = "环境保护") -> Alert:
     return Alert(id=aid, rule="volume", rule_type="volume_spike", level=level, title=f"预警 {aid}",
                  summary="信息量激增", status=status, topic=topic, region=LIANXI, agency=agency,
@@ -567,11 +567,11 @@ def test_alert_upsert_get_and_update(store: Store):
     store.upsert_alert(alert)
     got = store.get_alert("volume:env")
     assert got is not None and got.model_dump() == alert.model_dump()
-    assert got.level == "红" and got.status == "open"
+    assert got.level == "红" and got.status == "new"
     for dt in (got.window_start, got.window_end, got.first_seen, got.last_seen):
         assert_local(dt)
-    store.upsert_alert(alert.model_copy(update={"status": "closed", "last_seen": T0 + timedelta(hours=5)}))
-    assert store.get_alert("volume:env").status == "closed"
+    store.upsert_alert(alert.model_copy(update={"status": "resolved", "last_seen": T0 + timedelta(hours=5)}))
+    assert store.get_alert("volume:env").status == "resolved"
     assert len(store.list_alerts()) == 1
     assert store.get_alert("missing") is None
 
@@ -600,15 +600,38 @@ def test_alert_examples_basis_peak_and_end_are_kept(store: Store):
 def test_list_alerts_filters_and_orders_newest_first(store: Store):
     store.upsert_alert(make_alert("a", last_seen=T0 + timedelta(hours=1), agency="env"))
     store.upsert_alert(make_alert("b", last_seen=T0 + timedelta(hours=3), agency="traffic", status="acknowledged"))
-    store.upsert_alert(make_alert("c", last_seen=T0 + timedelta(hours=2), agency="env", status="closed"))
+    store.upsert_alert(make_alert("c", last_seen=T0 + timedelta(hours=2), agency="env", status="resolved"))
     store.upsert_alert(make_alert("d", last_seen=T0 + timedelta(hours=4), agency=None))
     assert [a.id for a in store.list_alerts()] == ["d", "b", "c", "a"]
-    assert [a.id for a in store.list_alerts(statuses=("open",))] == ["d", "a"]
-    assert [a.id for a in store.list_alerts(statuses=("open", "closed"))] == ["d", "c", "a"]
+    assert [a.id for a in store.list_alerts(statuses=("new",))] == ["d", "a"]
+    assert [a.id for a in store.list_alerts(statuses=("new", "resolved"))] == ["d", "c", "a"]
     assert [a.id for a in store.list_alerts(agency="env")] == ["c", "a"]
     assert [a.id for a in store.list_alerts(since=T0 + timedelta(hours=2))] == ["d", "b", "c"]
     assert [a.id for a in store.list_alerts(limit=2)] == ["d", "b"]
     assert store.list_alerts(statuses=("handling",)) == []
+
+
+def test_alert_lifecycle_fields_round_trip_and_legacy_statuses_still_match(store: Store):
+    """Assignee, 直报 targets, deadlines and silence come back whole; an alert written before the
+    lifecycle existed ('open' / 'closed') is read, and filtered, as new / resolved."""
+    alert = make_alert("volume:loop", level="红").model_copy(update={
+        "status": "handling", "assignee": "hjj_chen", "reported_to": ["city_gov"],
+        "ack_due": T0 + timedelta(minutes=30), "resolve_due": T0 + timedelta(hours=5),
+        "silenced_until": T0 + timedelta(hours=1)})
+    alert.history.append({"at": T0.isoformat(), "event": "handling", "by": "hjj_chen", "from": "new",
+                          "to": "handling", "note": "已联系企业<script>x</script>"})
+    store.upsert_alert(alert)
+    got = store.get_alert("volume:loop")
+    assert got is not None and got.model_dump() == alert.model_dump()
+    for dt in (got.ack_due, got.resolve_due, got.silenced_until):
+        assert_local(dt)
+    # as an earlier version wrote them (model_copy does not validate, so the old spelling is stored)
+    store.upsert_alert(make_alert("old-open", last_seen=T0 + timedelta(hours=1)).model_copy(update={"status": "open"}))
+    store.upsert_alert(make_alert("old-closed", last_seen=T0 + timedelta(hours=2)).model_copy(update={"status": "closed"}))
+    assert store.get_alert("old-open").status == "new" and store.get_alert("old-closed").status == "resolved"
+    assert [a.id for a in store.list_alerts(statuses=("new",))] == ["old-open"]
+    assert [a.id for a in store.list_alerts(statuses=("resolved",))] == ["old-closed"]
+    assert [a.id for a in store.list_alerts(statuses=("handling",))] == ["volume:loop"]
 
 
 # --- events -------------------------------------------------------------------------------

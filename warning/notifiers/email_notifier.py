@@ -80,9 +80,12 @@ class EmailNotifier(Notifier):
                    username=username, password_env=options.password_env, timeout=options.timeout_s, tz=context.tz)
 
     def recipients(self, alert: Alert) -> list[str]:
+        """The owning agency's addresses (else the duty desk's), the agencies it was reported to
+        (直报, overdue), then `always_to`."""
         agency = self.agencies.get(alert.agency or "") or self.agencies[self.default_agency]
         emails = agency.contact.email or self.agencies[self.default_agency].contact.email
-        return list(dict.fromkeys([*emails, *self.always_to]))
+        above = [e for a in alert.reported_to if a in self.agencies for e in self.agencies[a].contact.email]
+        return list(dict.fromkeys([*emails, *above, *self.always_to]))
 
     @property
     def tls_context(self) -> ssl_module.SSLContext:

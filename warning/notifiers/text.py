@@ -63,6 +63,16 @@ def example_lines(example: AlertExample, tz: tzinfo, esc: Escape = _plain) -> li
     return lines
 
 
+def deadline_lines(alert: Alert, tz: tzinfo) -> list[str]:
+    """The response deadlines still running (agencies.yaml `deadlines:`)."""
+    lines = []
+    if alert.ack_due is not None:
+        lines.append(f"- 签收时限：{_time(alert.ack_due, tz)} 前")
+    if alert.resolve_due is not None:
+        lines.append(f"- 办结时限：{_time(alert.resolve_due, tz)} 前")
+    return lines
+
+
 def alert_lines(alert: Alert, change: AlertChange | None, tz: tzinfo, esc: Escape) -> list[str]:
     lines = [f"# {esc(alert.title)}", ""]
     if change is not None:
@@ -72,7 +82,10 @@ def alert_lines(alert: Alert, change: AlertChange | None, tz: tzinfo, esc: Escap
         f"- 预警等级：{LEVEL_NAMES.get(alert.level, alert.level)}",
         f"- 预警状态：{episode_state(alert, tz)}",
         f"- 处置状态：{STATUS_LABELS.get(alert.status, alert.status)}",
-        f"- 责任单位：{alert.agency_name or alert.agency or '未分派'}",
+        f"- 责任单位：{alert.agency_name or alert.agency or '未分派'}"
+        + (f"（已报送：{'、'.join(alert.reported_to)}）" if alert.reported_to else ""),
+        *([f"- 承办人：{esc(alert.assignee)}"] if alert.assignee else []),
+        *deadline_lines(alert, tz),
         f"- 话题：{esc(alert.topic or '—')}",
         f"- 地区：{alert.region.name if alert.region else '—'}",
         f"- 统计时段：{_time(alert.window_start, tz)} 至 {_time(alert.window_end, tz)}",

@@ -14,10 +14,14 @@ from warning.engine import WarningEngine
 from warning.notifiers import FileNotifier, NotificationError, Notifier
 from warning.rules import RULE_TYPES, Rule
 from warning_support import LIANXI, NANCHANG, T0, RecordingStore, make_post, spread
+from warning.config import LevelDeadline
 from yuqing.config import AgenciesFile, RulesFile, TopicsFile, load_model
 
 REPO = Path(__file__).resolve().parents[3]
-AGENCIES = load_model(REPO / "configs" / "agencies.yaml", AgenciesFile)
+# These tests follow episodes and notifications over days; response deadlines (test_lifecycle.py)
+# are set beyond them so no overdue report joins in.
+AGENCIES = load_model(REPO / "configs" / "agencies.yaml", AgenciesFile).model_copy(update={"deadlines": {
+    level: LevelDeadline(acknowledge="4w", resolve="4w") for level in ("蓝", "黄", "橙", "红")}})
 TOPICS = load_model(REPO / "configs" / "topics.yaml", TopicsFile)
 SPIKE = {"name": "spike", "type": "volume_spike", "window": "6h", "baseline": "48h", "group_by": "topic",
          "min_count": 5, "levels": {"蓝": 2.0, "黄": 3.0, "橙": 5.0, "红": 8.0}}
