@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from .config import ConfigError, Settings, load_settings
@@ -190,6 +190,33 @@ def cmd_brief(args: argparse.Namespace) -> int:
     finally:
         app.close()
     print(path)
+    return EXIT_OK
+
+
+def cmd_report_response(args: argparse.Namespace) -> int:
+    """`yuqing report response --period 2026-11 [--out DIR]`: department response metrics (考核评价)."""
+    from warning.reports.response import collect, period_bounds, to_csv, to_table
+    from .jobs import App
+    settings = _settings(args)
+    try:
+        start, end = period_bounds(args.period, settings.tz)
+    except ValueError as exc:
+        print(f"report response: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    app = App(settings)
+    try:
+        rows = collect(app.store, settings.agencies, start, end, settings.now())
+    finally:
+        app.close()
+    print(f"{settings.app.office_name} 部门响应评价 {args.period}（{start:%Y-%m-%d} 至 {end - timedelta(seconds=1):%Y-%m-%d}，"
+          f"按预警首次发现时间计）")
+    print(to_table(rows), end="")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"response-{args.period}.csv"
+        path.write_text(to_csv(rows), encoding="utf-8-sig")   # with a BOM: Excel opens it as UTF-8
+        print(path)
     return EXIT_OK
 
 
@@ -497,6 +524,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=int, default=24, help="period length before --at")
     p.set_defaults(func=cmd_brief)
 
+    p = sub.add_parser("report", help="reports: department response metrics (考核评价)")
+    rsub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    q = with_config(rsub.add_parser("response", help="per agency: alerts received, time to acknowledge and resolve "
+                                                     "(median, p90), overdue, false-positive share, reopened"))
+    q.add_argument("--period", required=True, help="a month (2026-11), a day (2026-11-19) or an ISO week (2026-W47)")
+    q.add_argument("--out", help="also write response-PERIOD.csv into this folder")
+    q.set_defaults(func=cmd_report_response)
+
     p = with_config(sub.add_parser("search", help="full-text search of stored posts"))
     p.add_argument("words", nargs="*")
     p.add_argument("--since", type=_parse_time)
@@ -604,6 +639,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:        # `yuqing alerts | head`: the reader has gone, nothing to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the top level turns failures into exit codes
         from index.store import StoreUnavailable
         if isinstance(exc, StoreUnavailable):

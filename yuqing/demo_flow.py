@@ -35,6 +35,7 @@ from .service import job_specs
 from .simulation import Firing, firings, instants
 
 DEMO_CONFIG = default_configs_dir() / "demo" / "app.yaml"
+DEFAULT_OUT = Path("var/demo")   # where configs/demo/app.yaml keeps its data
 MARKER = ".yuqing-demo"
 
 
@@ -94,6 +95,15 @@ class DemoSummary:
         if self.timeline is not None:
             lines += self.timeline.render()
         lines.append(f"  alerts file: {self.alerts_file}")
+        red = next((a for a in self.alerts if a["level"] == "红"), None)
+        if red is not None and self.out_dir is not None and self.out_dir.resolve() == DEFAULT_OUT.resolve():
+            # the closed loop on the demo's own alerts (users from configs/agencies.yaml; docs/closed-loop.md)
+            cfg = "--config configs/demo/app.yaml"
+            lines += ["  try the closed loop on the incident (docs/closed-loop.md):",
+                      f"    yuqing alerts {cfg} --overdue",
+                      f"    yuqing alerts {cfg} ack {red['id']} --by hjj_duty",
+                      f"    yuqing alerts {cfg} resolve {red['id']} --by hjj_duty --note '排污口已封堵'",
+                      f"    yuqing report response {cfg} --period {red['first_seen'][:7]}"]
         lines.append("  daily briefings:")
         for path in self.briefings:
             lines.append(f"    {path}")

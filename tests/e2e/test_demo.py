@@ -308,3 +308,77 @@ def test_target_the_peak_day_0730_briefing_lists_the_open_alert(demo):
     open_then = [a for a in alerts if a.first_seen <= at]
     assert open_then, f"no incident alert open at {at:%m-%d %H:%M} (first: {min(a.first_seen for a in alerts)})"
     assert any(a.title in html for a in open_then)
+
+
+def _demo_config(out: Path) -> Path:
+    """configs/demo/app.yaml pointed at this demo's folder, as `yuqing demo` itself points it."""
+    import yaml
+    repo = Path(__file__).resolve().parents[2]
+    app = yaml.safe_load((repo / "configs" / "demo" / "app.yaml").read_text(encoding="utf-8"))
+    app.update({"data_dir": str(out), "output_dir": str(out / "report"), "inbox_dir": str(out / "inbox"),
+                "store": {"backend": "sqlite", "sqlite": {"path": str(out / "yuqing.db")}},
+                "sources_file": str(repo / "configs" / "demo" / "sources.yaml")})
+    for key in ("topics_file", "rules_file", "agencies_file"):
+        app[key] = str((repo / "configs" / "demo" / app[key]).resolve())
+    path = out / "loop-app.yaml"
+    path.write_text(yaml.safe_dump(app, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def yuqing(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "yuqing.cli", "--log-level", "WARNING", *args, "--config", str(config)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_closed_loop_on_the_demo_incident(demo):
+    """The whole loop through the CLI on the demo's alerts: list what is overdue, acknowledge, refuse
+    what is not allowed, resolve with a note, and see it in the response metrics."""
+    out, stdout, store = demo
+    config = _demo_config(out)
+    red = next(a for a in sorted(store.list_alerts(limit=100), key=lambda a: a.first_seen) if a.level == "红")
+    # the summary's "try the closed loop" commands read var/demo, so they are shown only for it
+    assert "ack " not in stdout
+    assert red.reported_to == ["city_gov"], "a 红 alert goes to the parent at once (直报)"
+    listing = yuqing(config, "alerts", "--overdue", "--json")
+    assert listing.returncode == 0, listing.stderr
+    overdue = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert red.id in {a["id"] for a in overdue} and all(a["overdue"] for a in overdue)
+    refused = yuqing(config, "alerts", "ack", red.id, "--by", "jtj_duty")
+    assert refused.returncode == 1 and "may not act" in refused.stderr
+    assert yuqing(config, "alerts", "ack", red.id, "--by", "hjj_duty").returncode == 0
+    no_note = yuqing(config, "alerts", "resolve", red.id, "--by", "hjj_duty")
+    assert no_note.returncode == 2 and "--note" in no_note.stderr           # argparse: the note is required
+    done = yuqing(config, "alerts", "resolve", red.id, "--by", "hjj_chen", "--note", "排污口已封堵<script>")
+    assert done.returncode == 0 and "已办结" in done.stdout, done.stderr
+    shown = yuqing(config, "alerts", "show", red.id, "--json")
+    alert = json.loads(shown.stdout)
+    assert alert["status"] == "resolved" and alert["resolve_due"] is None
+    assert [e["by"] for e in alert["history"] if e["event"] in ("acknowledged", "resolved")] == ["hjj_duty", "hjj_chen"]
+    assert yuqing(config, "alerts", "show", red.id, "--by", "jtj_duty").returncode == 1
+    report = yuqing(config, "report", "response", "--period", red.first_seen.strftime("%Y-%m"), "--out", str(out))
+    assert report.returncode == 0, report.stderr
+    rows = (out / f"response-{red.first_seen:%Y-%m}.csv").read_text(encoding="utf-8-sig").splitlines()
+    eco = next(r.split(",") for r in rows if r.startswith("eco_env,"))
+    received, acknowledged, resolved = map(int, eco[2:5])
+    assert received == len([a for a in store.list_alerts(limit=100) if a.agency == "eco_env"])
+    assert acknowledged == 1 and resolved == 1
+
+
+def test_an_action_waits_for_a_running_warning_evaluation(demo):
+    """Atomic against a concurrent evaluation: while an evaluation holds the warning lock, an
+    acknowledgement waits, then lands after it — neither overwrites the other."""
+    import time
+
+    from yuqing.locks import process_lock
+    out, _, store = demo
+    config = _demo_config(out)
+    target = next(a for a in store.list_alerts(limit=100) if a.status == "new")
+    with process_lock(out / "locks" / "warning.lock"):
+        proc = subprocess.Popen([sys.executable, "-m", "yuqing.cli", "--log-level", "WARNING", "alerts",
+                                 "--config", str(config), "ack", target.id, "--by", "hjj_duty"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert proc.poll() is None, "the action must wait for the lock"
+        assert store.get_alert(target.id).status == "new"
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    assert store.get_alert(target.id).status == "acknowledged"

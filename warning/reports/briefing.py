@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from index.schema import DEFAULT_TZ, Alert, AlertLevel, Post, aware, now as current_time
+from index.schema import ACTIVE_STATUSES, DEFAULT_TZ, Alert, AlertLevel, Post, aware, now as current_time
 from index.store import Bucket, PostQuery, Store
 from ..config import AgenciesFile, TopicsFile
 
@@ -24,6 +24,7 @@ from ..explain import ended_at, level_reason, peak_is_past
 from ..grading import count_text
 from ..labels import (LEVEL_COLOURS, LEVEL_NAMES, SENTIMENT_COLOURS, SENTIMENT_ORDER, STATUS_LABELS,
                       metric_label, metric_value, platform_label)
+from ..lifecycle import is_overdue
 from ..routing import Router
 from .chart import trend_svg
 from ..privacy import mask, safe_link
@@ -100,6 +101,7 @@ class BriefingBuilder:
             },
             "chart_svg": self._chart(period, end - start),
             "alerts": self._alerts(start, end),
+            "handling": self._handling(end),
             "topics": self._breakdown(period, "topic", size=12, with_agency=True),
             "schemes": self._schemes(period),
             "regions": self._breakdown(period, "district", size=15),
@@ -123,6 +125,24 @@ class BriefingBuilder:
         # Open episodes first, then those that ended (已平息); each by level, then first seen.
         alerts.sort(key=lambda a: (has_ended(a), -a.level_enum.rank, a.first_seen))
         return [self._alert(a) for a in alerts[: self.max_alerts]]
+
+    def _handling(self, at: datetime) -> list[dict[str, Any]]:
+        """Per agency, the alerts still being handled at the briefing's time and how many are past a
+        deadline (the closed loop: warning.lifecycle); agencies with nothing open are left out."""
+        rows: dict[str, dict[str, Any]] = {}
+        for alert in self.store.list_alerts(statuses=ACTIVE_STATUSES, limit=5000):
+            if alert.first_seen > at:
+                continue
+            agency = self.agencies.get(alert.agency or "")
+            row = rows.setdefault(alert.agency or "", {"agency": agency.name if agency else (alert.agency_name or "未分派"),
+                                                       "new": 0, "acknowledged": 0, "handling": 0, "overdue": 0,
+                                                       "overdue_titles": []})
+            row[alert.status] += 1
+            if is_overdue(alert, at):
+                row["overdue"] += 1
+                if len(row["overdue_titles"]) < 3:
+                    row["overdue_titles"].append(self.mask(alert.title))
+        return sorted(rows.values(), key=lambda r: (-r["overdue"], -(r["new"] + r["acknowledged"] + r["handling"])))
 
     def _metrics(self, metrics: Mapping[str, float]) -> list[dict[str, str]]:
         return [{"label": metric_label(k), "value": metric_value(k, v)} for k, v in metrics.items()

@@ -47,8 +47,8 @@ def test_briefing_sections_numbers_and_chart(store, tmp_path):
     html = render(store, tmp_path)
     assert "<title>舆情日报 2026年11月18日 · 九江市委网信办</title>" in html
     assert "统计时段：2026-11-17 07:30 至 2026-11-18 07:30" in html
-    for heading in ("一、总体态势", "二、信息走势", "三、预警信息", "四、话题分布", "五、地区分布", "六、热词",
-                    "七、最新负面信息"):
+    for heading in ("一、总体态势", "二、信息走势", "三、预警信息", "四、处置情况", "五、话题分布", "六、地区分布",
+                    "七、热词", "八、最新负面信息"):
         assert heading in html
     assert re.search(r'<div class="value">37<small>条</small>', html)          # 6 + 30 + 1 posts in the period
     assert "较上一时段增加" in html                                            # 37 vs 10 the day before
@@ -102,3 +102,22 @@ def test_briefing_counts_posts_per_monitoring_scheme(store, tmp_path):
     table = re.search(r'<h3 id="schemes">监测方案</h3>(.*?)</table>', html, re.S).group(1)
     rows = [re.sub(r"<[^>]+>", " ", r).split() for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
     assert rows == [["本辖区", "0", "0", "—"], ["本地安全生产", "4", "4", "100.0%"], ["本地生态环境", "0", "0", "—"], ["化工园区", "6", "4", "66.7%"]]
+
+
+def test_briefing_lists_open_and_overdue_alerts_by_agency(store, tmp_path):
+    from warning.lifecycle import AlertDesk
+    engine = WarningEngine(store, RULES, AGENCIES, TOPICS)
+    for hours in range(1, 24):
+        engine.evaluate(START + timedelta(hours=hours))
+    alerts = store.list_alerts()
+    html = render(store, tmp_path)
+    section = html[html.index('<section id="handling">'):html.index('<section id="topics">')]
+    assert "九江市生态环境局" in section and "没有未办结的预警" not in section
+    from warning.lifecycle import is_overdue
+    overdue = [a for a in alerts if is_overdue(a, END)]
+    assert overdue, "nobody acknowledged the burst's alerts within their deadlines"
+    assert sum(int(n) for n in re.findall(r"<td><b>(\d+)</b></td>", section)) == len(overdue)
+    for alert in alerts:
+        AlertDesk(store, AGENCIES).act(alert.id, "resolve", "admin", END - timedelta(minutes=1), note="已处置")
+    section = render(store, tmp_path)
+    assert "没有未办结的预警" in section[section.index('<section id="handling">'):]
