@@ -57,6 +57,7 @@ class AlertChange:
 # --- history ---------------------------------------------------------------
 # Events written to Alert.history, oldest first (warning.lifecycle adds the handling events).
 RAISED, ESCALATED, ENDED, NOTIFIED, NOTIFY_FAILED = "raised", "escalated", "ended", "notified", "notify_failed"
+DEAD_LETTERED = "dead_lettered"   # a notifier's last attempt failed; the message waits in warning.deadletters
 # history event → the change a notifier tells of; the most important owed change names the message
 NOTIFYING_EVENTS = {RAISED: ChangeKind.new.value, ESCALATED: ChangeKind.escalated.value,
                     "reopened": ChangeKind.reopened.value, "overdue": ChangeKind.overdue.value,

@@ -9,10 +9,11 @@ from index.schema import ACTIVE_STATUSES, DEFAULT_TZ, Alert, AlertLevel, LevelAd
 from index.store import Store
 from .config import AgenciesFile, RulesFile, TopicsFile
 
-from .alerts import (NOTIFIED, NOTIFY_FAILED, AlertBook, AlertChange, AlertFactory, ChangeKind, FindingDescriber,
+from .alerts import (DEAD_LETTERED, NOTIFIED, NOTIFY_FAILED, AlertBook, AlertChange, AlertFactory, ChangeKind, FindingDescriber,
                      pending_notification, record)
 from .explain import explain
 from .grading import LevelAdjuster, RegionGrader, higher
+from .deadletters import DeadLetters
 from .lifecycle import AlertDesk
 from .notifiers.base import Notifier
 from .routing import Router
@@ -46,6 +47,7 @@ class WarningEngine:
         self.factory = AlertFactory(tz)
         self.book = AlertBook(store)
         self.desk = AlertDesk(store, agencies)   # deadlines, reopening, 直报 and overdue reporting
+        self.dead_letters = DeadLetters(store)
         self.notifiers = list(notifiers)
         self.max_notify_attempts = max_notify_attempts
 
@@ -136,6 +138,10 @@ class WarningEngine:
                 logger.warning("notifier %s failed for alert %s: %s", notifier.name, alert.id, exc)
                 record(alert, NOTIFY_FAILED, now, notifier=notifier.name, level=alert.level, change=kind,
                        error=str(exc)[:500])
+                if pending_notification(alert, notifier.name, self.max_notify_attempts) is None:
+                    # that was the last attempt: keep it for an operator (`yuqing notify dead-letters`)
+                    letter = self.dead_letters.add(alert, notifier.name, kind, str(exc), self.max_notify_attempts, now)
+                    record(alert, DEAD_LETTERED, now, notifier=notifier.name, change=kind, dead_letter=letter.id)
             else:
                 record(alert, NOTIFIED, now, notifier=notifier.name, level=alert.level, change=kind)
             touched = True

@@ -220,6 +220,42 @@ def cmd_report_response(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from warning.deadletters import DeadLetters
+    from .jobs import App
+    settings = _settings(args)
+    app = App(settings)
+    try:
+        letters = DeadLetters(app.store).list()
+    finally:
+        app.close()
+    for x in letters:
+        if args.json:
+            print(json.dumps(x.__dict__, ensure_ascii=False))
+        else:
+            print(f"{x.id}  {x.at[:16]}  {x.notifier}  {x.change}  [{x.level}] {x.title}  ({x.alert_id})\n    {x.error}")
+    if not letters and not args.json:
+        print("no dead letters")
+    return EXIT_OK
+
+
+def cmd_resend(args: argparse.Namespace) -> int:
+    from .jobs import App
+    app = App(_settings(args))
+    try:
+        alert = app.resend_dead_letter(args.id)
+    except KeyError as exc:
+        print(f"notify resend: {exc.args[0]}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - the channel's own error, shown as is; the letter stays
+        print(f"notify resend: {args.id} not delivered: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        app.close()
+    print(f"{args.id}: delivered ({alert.id})")
+    return EXIT_OK
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from index.store import PostQuery
     from nlp.privacy import mask_pii
@@ -523,6 +559,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=_parse_time, default=None, help="briefing time (default: now)")
     p.add_argument("--hours", type=int, default=24, help="period length before --at")
     p.set_defaults(func=cmd_brief)
+
+    p = sub.add_parser("notify", help="notifications that did not get through: list and resend")
+    nsub = p.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    q = with_config(nsub.add_parser("dead-letters", help="notifications a channel refused after its last attempt"))
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_dead_letters)
+    q = with_config(nsub.add_parser("resend", help="send a dead letter again (exit 1 when it still fails)"))
+    q.add_argument("id", help="dead-letter id (dl-…)")
+    q.set_defaults(func=cmd_resend)
 
     p = sub.add_parser("report", help="reports: department response metrics (考核评价)")
     rsub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")

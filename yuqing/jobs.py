@@ -465,6 +465,13 @@ class App:
         with self._lock, process_lock(self.lock_path("warning")):
             return self.alert_desk().act(alert_id, action, user, self.settings.now(), **options)
 
+    def resend_dead_letter(self, letter_id: str):
+        """Send a dead letter again through its channel as configured now (under the warning lock)."""
+        from warning.deadletters import DeadLetters
+        from .locks import process_lock
+        with self._lock, process_lock(self.lock_path("warning")):
+            return DeadLetters(self.store).resend(letter_id, self.build_notifiers(), self.settings.now())
+
     def write_briefing(self, now: datetime | None = None, hours: int = 24) -> Path:
         """Daily briefing (日报) for the `hours` before `now`."""
         from warning.reports import render_briefing

@@ -17,12 +17,16 @@ from warning.alerts import AlertChange
 from warning.engine import WarningEngine
 from warning.notifiers import FileNotifier, Notifier
 from warning.reports import render_briefing
+from warning.config import LevelDeadline
 from yuqing.config import AgenciesFile, RulesFile, TopicsFile, load_model
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-AGENCIES = load_model(REPO / "configs" / "agencies.yaml", AgenciesFile)
+# The restart story is about episodes and their notifications; response deadlines (and their overdue
+# messages, tests/unit/warning/test_lifecycle.py) are set beyond it.
+AGENCIES = load_model(REPO / "configs" / "agencies.yaml", AgenciesFile).model_copy(update={"deadlines": {
+    level: LevelDeadline(acknowledge="4w", resolve="4w") for level in ("蓝", "黄", "橙", "红")}})
 TOPICS = load_model(REPO / "configs" / "topics.yaml", TopicsFile)
 # The shipped topic rules (volume_spike, negative_share): this scenario is their raise → escalate →
 # restart → end story; the other shipped rule types have their own engine tests

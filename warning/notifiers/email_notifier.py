@@ -17,7 +17,7 @@ from index.schema import DEFAULT_TZ, Alert, AlertLevel
 from ..alerts import AlertChange
 from ..config import AgenciesFile
 from .base import NotificationError, Notifier, NotifierContext
-from .text import alert_text, subject_line
+from .text import alert_html, alert_text, subject_line
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ class EmailNotifier(Notifier):
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message["X-Yuqing-Alert-Id"] = alert.id
         message.set_content(alert_text(alert, change, self.tz), charset="utf-8")
+        message.add_alternative(alert_html(alert, change, self.tz), subtype="html", charset="utf-8")
         return message
 
     def send(self, alert: Alert, change: AlertChange) -> None:

@@ -126,3 +126,35 @@ def alert_text(alert: Alert, change: AlertChange, tz: tzinfo = DEFAULT_TZ) -> st
     """Plain-text body for mail and chat notifiers (no escaping: it is never rendered as markup)."""
     lines = alert_lines(alert, change, tz, _plain)
     return "\n".join(line.removeprefix("# ").removeprefix("## ").removeprefix("> ") for line in lines) + "\n"
+
+
+def alert_html(alert: Alert, change: AlertChange | None, tz: tzinfo = DEFAULT_TZ) -> str:
+    """The same record as HTML for mail clients; every text is escaped (post text is hostile) and
+    links are only the posts' checked http(s) URLs."""
+    out = ['<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head>'
+           '<body style="font-family: sans-serif; line-height: 1.6">']
+    in_list = False
+    for line in alert_lines(alert, change, tz, _plain):
+        if line.startswith(("- ", "  链接：")) and not in_list:
+            out.append("<ul>")
+            in_list = True
+        elif not line.startswith(("- ", "  链接：")) and in_list:
+            out.append("</ul>")
+            in_list = False
+        if line.startswith("# "):
+            out.append(f"<h2>{html.escape(line[2:])}</h2>")
+        elif line.startswith("## "):
+            out.append(f"<h3>{html.escape(line[3:])}</h3>")
+        elif line.startswith("> "):
+            out.append(f"<p><b>{html.escape(line[2:])}</b></p>")
+        elif line.startswith("  链接："):
+            url = line.removeprefix("  链接：").strip()
+            out.append(f'<li style="list-style: none"><a href="{html.escape(url)}">{html.escape(url)}</a></li>')
+        elif line.startswith("- "):
+            out.append(f"<li>{html.escape(line[2:])}</li>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+    if in_list:
+        out.append("</ul>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"

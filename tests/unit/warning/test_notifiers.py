@@ -100,8 +100,26 @@ def test_email_goes_to_the_routed_agency(smtp_server):
     message = message_from_bytes(envelope.content, policy=policy.default)
     assert message["Subject"] == "【橙色预警·预警升级】环境保护类信息量激增（濂溪区）"
     assert message["X-Yuqing-Alert-Id"] == alert.id
-    body = message.get_body().get_content()
+    body = message.get_body(preferencelist=("plain",)).get_content()
     assert "九江市生态环境局" in body and "黄 → 橙" in body
+    page = message.get_body(preferencelist=("html",)).get_content()
+    assert "<h2>" in page and "九江市生态环境局" in page and "黄 → 橙" in page
+
+
+def test_email_html_part_escapes_post_text_and_reaches_the_agencies_reported_to(smtp_server):
+    from index.schema import AlertExample
+    controller, inbox = smtp_server
+    notifier = EmailNotifier(smtp_host="127.0.0.1", smtp_port=controller.port, sender="yuqing@example.gov.cn",
+                             agencies=AGENCIES)
+    hostile = AlertExample(post_id="weibo:1", platform="weibo", published_at=datetime(2026, 11, 19, tzinfo=DEFAULT_TZ),
+                           url="https://weibo.example.org/1", text='<script>alert(1)</script><img src=x onerror="y">')
+    alert = make_alert(examples=[hostile], title="<b>化工厂</b>排污", reported_to=["cac_office"])
+    notifier.send(alert, AlertChange(alert, "overdue"))
+    [envelope] = inbox.messages
+    assert envelope.rcpt_tos == ["hjj@example.gov.cn", "wxb@example.gov.cn"]
+    page = message_from_bytes(envelope.content, policy=policy.default).get_body(preferencelist=("html",)).get_content()
+    assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page and "&lt;b&gt;化工厂" in page
+    assert '<a href="https://weibo.example.org/1">' in page
 
 
 def test_email_falls_back_to_the_default_agency(smtp_server):
@@ -137,10 +155,22 @@ def test_build_notifiers_from_app_settings(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("kind", ["dingtalk", "wecom", "feishu", "webhook"])
-def test_unimplemented_notifier_types_are_refused_not_dropped(tmp_path, kind):
-    with pytest.raises(ConfigError, match=r"notifiers\.0 \(ding\)\.type: .* not implemented yet"):
-        build_notifiers([NotifierSettings(name="ding", type=kind, url="https://oapi.dingtalk.com/robot/send")],
-                        agencies=AGENCIES, default_dir=tmp_path)
+def test_chat_and_webhook_settings_are_checked(tmp_path, kind, monkeypatch):
+    def build(**options):
+        return build_notifiers([NotifierSettings(name="ding", type=kind, **options)], agencies=AGENCIES,
+                               default_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"notifiers\.0 \(ding\): give url or url_env"):
+        build()
+    with pytest.raises(ConfigError, match=r"\(ding\)\.urll: unknown option; .* takes: url, url_env, secret_env"):
+        build(urll="https://x")
+    with pytest.raises(ConfigError, match=r"\(ding\): environment variable ROBOT_URL .* is not set"):
+        build(url_env="ROBOT_URL")
+    monkeypatch.setenv("ROBOT_URL", "https://oapi.dingtalk.com/robot/send?access_token=t")
+    with pytest.raises(ConfigError, match=r"ROBOT_SECRET .* not set"):
+        build(url_env="ROBOT_URL", secret_env="ROBOT_SECRET")
+    monkeypatch.setenv("ROBOT_SECRET", "s3cret")
+    [notifier] = build(url_env="ROBOT_URL", secret_env="ROBOT_SECRET", retries=1)
+    assert notifier.url.endswith("access_token=t") and notifier.secret == "s3cret" and notifier.retries == 1
 
 
 def test_build_notifiers_rejects_incomplete_email_settings(tmp_path):
