@@ -341,6 +341,7 @@ class Alert(_Model):
     agency: str | None = Field(default=None, description="agency id the alert is routed to")
     agency_name: str | None = None
     keywords: list[str] = Field(default_factory=list)
+    schemes: list[str] = Field(default_factory=list, description="monitoring schemes the finding was scoped to")
     post_ids: list[str] = Field(default_factory=list, description="representative posts, newest first")
     examples: list[AlertExample] = Field(default_factory=list, description="the representative posts as shown")
     metrics: dict[str, float] = Field(default_factory=dict, description="numbers of the latest evaluation")

@@ -303,6 +303,8 @@ class AlertFactory:
             rule=finding.rule, rule_type=finding.rule_type, level=level,
             title=title, summary=summary, topic=context.topic, region=context.region,
             keywords=context.keywords, post_ids=context.post_ids, examples=context.examples,
+            schemes=sorted(set(finding.query.schemes) | ({finding.group_key} if finding.group_by == "scheme"
+                                                           and finding.group_key else set())),
             metrics=metrics, basis=basis,
             peak=AlertPeak(at=now, level=level, value_key=finding.value_key, value=round(finding.value, 3),
                            summary=summary, metrics=metrics, basis=basis),

@@ -81,6 +81,58 @@ class LevelDeadline(StrictModel):
         return self
 
 
+class QuietHours(StrictModel):
+    """A daily window (office time zone) in which only alerts of min_level and above are delivered;
+    the others wait until it ends, then go out."""
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, e.g. 22:00")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, e.g. 07:00 (may be next day)")
+    min_level: str = Field(default="红", description="what still gets through inside the window")
+
+    @field_validator("min_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value not in ("蓝", "黄", "橙", "红"):
+            raise ValueError(f"unknown level {value!r}; use 蓝/黄/橙/红")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "QuietHours":
+        if self.start == self.end:
+            raise ValueError("start and end are the same time; leave quiet_hours out for none")
+        return self
+
+
+class Subscriber(StrictModel):
+    """A person or group who receives the alerts they chose, besides the owning agency."""
+    id: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    name: str
+    topics: list[str] = Field(default_factory=list, description="empty: every topic")
+    region_codes: list[str] = Field(default_factory=list, description="prefixes; empty: every region")
+    schemes: list[str] = Field(default_factory=list, description="monitoring schemes; empty: any")
+    min_level: str = Field(default="蓝")
+    email: list[str] = Field(default_factory=list, description="addresses, sent through email_via")
+    email_via: str | None = Field(default=None, description="the app.yaml email notifier to send through "
+                                                            "(default: the only one)")
+    notifiers: list[str] = Field(default_factory=list,
+                                 description="app.yaml notifiers marked subscribers_only (their robot / webhook)")
+    quiet_hours: QuietHours | None = None
+    digest_minutes: int | None = Field(default=None, ge=1, le=1440,
+                                       description="one message per N minutes collecting what arrived")
+
+    @field_validator("min_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value not in ("蓝", "黄", "橙", "红"):
+            raise ValueError(f"unknown level {value!r}; use 蓝/黄/橙/红")
+        return value
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> "Subscriber":
+        if not self.email and not self.notifiers:
+            raise ValueError("give email addresses and/or notifiers: a subscriber must receive somewhere")
+        return self
+
+
 def _default_deadlines() -> dict[str, LevelDeadline]:
     return {"红": LevelDeadline(acknowledge="30m", resolve="5h"), "橙": LevelDeadline(acknowledge="2h", resolve="24h"),
             "黄": LevelDeadline(acknowledge="8h", resolve="48h"), "蓝": LevelDeadline(acknowledge="24h", resolve="48h")}
@@ -94,6 +146,9 @@ class AgenciesFile(StrictModel):
     deadlines: dict[str, LevelDeadline] = Field(default_factory=_default_deadlines,
                                                 description="per level (蓝/黄/橙/红): acknowledge and resolve within")
     report_red_to_parent: bool = Field(default=True, description="红 alerts go to the owner's parent at once (直报)")
+    subscribers: list[Subscriber] = Field(default_factory=list,
+                                          description="people or groups with their own topics, regions, levels, "
+                                                      "channels, quiet hours and digests")
 
     @model_validator(mode="after")
     def _default_exists(self) -> "AgenciesFile":
@@ -117,6 +172,7 @@ class AgenciesFile(StrictModel):
                                      f"({' → '.join([*chain, at])})")
                 chain.append(at)
                 at = by_id[at].parent
+        check_unique([x.id for x in self.subscribers], "subscriber")
         levels = {"蓝", "黄", "橙", "红"}
         unknown = sorted(set(self.deadlines) - levels)
         if unknown:
@@ -229,3 +285,5 @@ class NotifierSettings(BaseModel):
     type: str = Field(description="file, email, or the class path of a Notifier subclass")
     min_level: str = Field(default="蓝", description="the lowest level this channel sends")
     enabled: bool = True
+    subscribers_only: bool = Field(default=False, description="send only what the subscribers naming it chose "
+                                                              "(agencies.yaml subscribers.notifiers)")

@@ -49,6 +49,8 @@ class WarningEngine:
         self.desk = AlertDesk(store, agencies)   # deadlines, reopening, 直报 and overdue reporting
         self.dead_letters = DeadLetters(store)
         self.notifiers = list(notifiers)
+        for notifier in self.notifiers:
+            notifier.bind(store)
         self.max_notify_attempts = max_notify_attempts
 
     def evaluate(self, now: datetime) -> list[AlertChange]:
@@ -79,6 +81,11 @@ class WarningEngine:
                 self._notify(alert, now)
         except Exception:
             logger.exception("deadline check failed at %s; it runs again at the next evaluation", now.isoformat())
+        for notifier in self.notifiers:
+            try:
+                notifier.flush(now)
+            except Exception:
+                logger.exception("notifier %s could not send what it collected; it tries again next time", notifier.name)
         self.store.set_state(self.LAST_RUN_KEY, now.isoformat())
         logger.log(logging.INFO if changes else logging.DEBUG,
                    "warning evaluation at %s: %s", now.isoformat(), _tally(changes))
@@ -129,7 +136,7 @@ class WarningEngine:
         touched = False
         for notifier in self.notifiers:
             kind = pending_notification(alert, notifier.name, self.max_notify_attempts)
-            if kind is None or not notifier.accepts(alert):
+            if kind is None or not notifier.accepts(alert) or not notifier.ready(alert, now):
                 continue
             previous = _previous_level(alert) if kind == "escalated" else None
             try:

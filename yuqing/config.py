@@ -176,7 +176,19 @@ def load_settings(config_path: str | os.PathLike[str], base_dir: str | os.PathLi
                 raise ConfigError(f"{agencies_path}: invalid configuration\n  agencies.{i}.contact.webhooks: "
                                   f"unknown notifier {hook!r}; app.yaml defines {sorted(notifier_names) or 'none'}")
 
-    from warning.notifiers import validate_notifiers
+    from warning.notifiers import subscriber_problems, validate_notifiers
+    problems = subscriber_problems(agencies, app.notifiers)
+    if problems:
+        raise ConfigError(f"{agencies_path}: invalid configuration\n  " + "\n  ".join(problems))
+    for i, sub in enumerate(agencies.subscribers):
+        for topic in sub.topics:
+            if topic not in known_topics:
+                raise ConfigError(f"{agencies_path}: invalid configuration\n  subscribers.{i}.topics: "
+                                  f"unknown topic {topic!r}; topics.yaml defines {sorted(known_topics)}")
+        for scheme in sub.schemes:
+            if scheme not in topics.scheme_names:
+                raise ConfigError(f"{agencies_path}: invalid configuration\n  subscribers.{i}.schemes: "
+                                  f"unknown scheme {scheme!r}; topics.yaml defines {sorted(topics.scheme_names)}")
     from warning.rules import validate_rules  # the rule registry owns each type's parameters
     validate_rules(rules, folder / app.rules_file, known_topics=known_topics, known_schemes=topics.scheme_names)
     validate_notifiers(app.notifiers, path)

@@ -80,27 +80,76 @@ def validate_notifiers(settings: Iterable[NotifierSettings], path: Path | str = 
         raise ConfigError("\n".join(problems))
 
 
+def subscriber_problems(agencies: AgenciesFile, settings: Iterable[NotifierSettings]) -> list[str]:
+    """What is wrong with agencies.yaml `subscribers:` and `contact.webhooks` against app.yaml's notifiers,
+    one 'field: problem' line each."""
+    settings = list(settings)
+    by_name = {n.name: n for n in settings}
+    emails = [n.name for n in settings if n.type == "email" and n.enabled]
+    problems = []
+    for i, sub in enumerate(agencies.subscribers):
+        for name in sub.notifiers:
+            if name not in by_name:
+                problems.append(f"subscribers.{i}.notifiers: unknown notifier {name!r}; app.yaml defines "
+                                f"{sorted(by_name) or 'none'}")
+            elif not by_name[name].subscribers_only:
+                problems.append(f"subscribers.{i}.notifiers: {name!r} sends every alert already; mark it "
+                                "subscribers_only: true in app.yaml so it carries only what subscribers chose")
+        if sub.email:
+            if sub.email_via is not None and sub.email_via not in emails:
+                problems.append(f"subscribers.{i}.email_via: {sub.email_via!r} is not an enabled email notifier "
+                                f"(app.yaml has {emails or 'none'})")
+            elif sub.email_via is None and len(emails) != 1:
+                problems.append(f"subscribers.{i}.email: name the email notifier to send through (email_via); "
+                                f"app.yaml has {len(emails)} enabled: {emails or 'none'}")
+    for i, agency in enumerate(agencies.agencies):
+        for name in agency.contact.webhooks:
+            if name in by_name and by_name[name].type in ("file", "email"):
+                problems.append(f"agencies.{i}.contact.webhooks: {name!r} is a {by_name[name].type} notifier, "
+                                "not a robot or webhook")
+    return problems
+
+
 def build_notifiers(settings: Iterable[NotifierSettings], *, agencies: AgenciesFile, default_dir: Path,
                     resolve: PathResolver = Path, path: Path | str = "app.yaml",
                     tz: tzinfo = DEFAULT_TZ) -> list[Notifier]:
-    """Notifiers for app.yaml's enabled `notifiers:`; any problem is a ConfigError, nothing is skipped.
+    """Notifiers for app.yaml's enabled `notifiers:`, plus one channel per agencies.yaml subscriber;
+    any problem is a ConfigError, nothing is skipped.
 
     `default_dir` holds file notifier output when a file notifier names no path;
-    `resolve` turns configured relative paths into real ones (Settings.path).
+    `resolve` turns configured relative paths into real ones (Settings.path). A notifier some
+    agencies list in `contact.webhooks` carries only their alerts; one marked `subscribers_only`
+    only what the subscribers naming it chose.
     """
     settings = list(settings)
     validate_notifiers(settings, path)
+    problems = subscriber_problems(agencies, settings)
+    if problems:
+        raise ConfigError("agencies file: invalid configuration\n  " + "\n  ".join(problems))
     context = NotifierContext(agencies=agencies, default_dir=Path(default_dir), resolve=resolve, tz=tz)
-    notifiers = []
+    built: dict[str, Notifier] = {}
+    general: list[Notifier] = []
     for index, item in enumerate(settings):
         if not item.enabled:
             continue
         cls, options, _ = _problems(item, "")
         try:
-            notifiers.append(cls.from_config(item, options, context))
+            notifier = cls.from_config(item, options, context)
         except (ValueError, NotificationError) as exc:
             raise ConfigError(f"{path}: notifiers.{index} ({item.name}): {exc}") from None
-    return notifiers
+        scope = frozenset(a.id for a in agencies.agencies if item.name in a.contact.webhooks)
+        if scope:
+            notifier.agency_scope = scope
+        built[item.name] = notifier
+        if not item.subscribers_only:
+            general.append(notifier)
+    from .subscriber import SubscriberChannel
+    emails = [n for n in built.values() if isinstance(n, EmailNotifier)]
+    for sub in agencies.subscribers:
+        email = built.get(sub.email_via) if sub.email_via else (emails[0] if emails else None)
+        general.append(SubscriberChannel(sub, [built[n] for n in sub.notifiers if n in built],
+                                         email=email if sub.email else None, tz=tz))
+    return general
 
 
 __all__ = ["EmailNotifier", "FileNotifier", "NOTIFIER_TYPES", "NotificationError", "Notifier", "NotifierContext",

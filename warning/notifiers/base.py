@@ -47,8 +47,31 @@ class Notifier(abc.ABC):
         """Build from validated settings; types with options override this."""
         return cls(name=settings.name, min_level=settings.min_level, tz=context.tz)
 
+    # agencies.yaml `contact.webhooks`: a channel some agencies name as theirs carries only their alerts
+    # (routed to them or reported to them); None: every alert
+    agency_scope: frozenset[str] | None = None
+
     def accepts(self, alert: Alert) -> bool:
-        return alert.level_enum.rank >= self.min_level.rank
+        if alert.level_enum.rank < self.min_level.rank:
+            return False
+        if self.agency_scope is not None:
+            return alert.agency in self.agency_scope or bool(self.agency_scope & set(alert.reported_to))
+        return True
+
+    def ready(self, alert: Alert, now) -> bool:
+        """Whether an accepted alert goes out now (False: it stays owed, e.g. a subscriber's quiet hours)."""
+        return True
+
+    def bind(self, store) -> None:
+        """The engine hands over its store (channels that keep state, e.g. digests)."""
+
+    def flush(self, now) -> int:
+        """End of an evaluation: send what was collected (digests). Returns how many alerts went out."""
+        return 0
+
+    def send_text(self, title: str, lines: list[str]) -> None:
+        """A short text message (a digest) — channels that can carry one override this."""
+        raise NotificationError(f"{self.name}: this channel type cannot send a digest")
 
     @abc.abstractmethod
     def send(self, alert: Alert, change: AlertChange) -> None:

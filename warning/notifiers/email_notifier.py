@@ -92,8 +92,21 @@ class EmailNotifier(Notifier):
         """Certificates are verified against the system store (SSL_CERT_FILE points elsewhere)."""
         return ssl_module.create_default_context()
 
-    def build_message(self, alert: Alert, change: AlertChange) -> EmailMessage:
-        to = self.recipients(alert)
+    def send_to(self, addresses: list[str], alert: Alert, change: AlertChange) -> None:
+        """The alert to these addresses instead of the agency's (a subscriber's)."""
+        self._deliver(self.build_message(alert, change, to=addresses), alert.id)
+
+    def send_text_to(self, addresses: list[str], subject: str, body: str) -> None:
+        """A plain-text message (a digest) to these addresses."""
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = subject, self.sender, ", ".join(addresses)
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        message.set_content(body + "\n", charset="utf-8")
+        self._deliver(message, "digest")
+
+    def build_message(self, alert: Alert, change: AlertChange, to: list[str] | None = None) -> EmailMessage:
+        to = to or self.recipients(alert)
         if not to:
             raise NotificationError(f"{self.name}: no email address for agency {alert.agency!r} "
                                     f"nor default agency {self.default_agency!r}")
@@ -109,7 +122,9 @@ class EmailNotifier(Notifier):
         return message
 
     def send(self, alert: Alert, change: AlertChange) -> None:
-        message = self.build_message(alert, change)
+        self._deliver(self.build_message(alert, change), alert.id)
+
+    def _deliver(self, message: EmailMessage, what: str) -> None:
         try:
             connect = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
             with connect(self.smtp_host, self.smtp_port, timeout=self.timeout,
@@ -120,6 +135,6 @@ class EmailNotifier(Notifier):
                     smtp.login(self.username, os.environ.get(self.password_env or "", ""))
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
-            raise NotificationError(f"{self.name}: sending alert {alert.id} via "
+            raise NotificationError(f"{self.name}: sending alert {what} via "
                                     f"{self.smtp_host}:{self.smtp_port} failed: {exc}") from exc
-        logger.info("alert %s mailed to %s", alert.id, message["To"])
+        logger.info("alert %s mailed to %s", what, message["To"])

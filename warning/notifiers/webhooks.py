@@ -180,6 +180,24 @@ class WebhookNotifier(Notifier):
     def rate_limited(self, code: Any) -> bool:
         return False
 
+    def send_text(self, title: str, lines: list[str]) -> None:
+        """A digest: the title and one line per alert, as the platform's text message, split when long."""
+        for payload in self.text_payloads(chat_escape(title), [chat_escape(line) for line in lines]):
+            self._post(payload, "digest")
+
+    def text_payloads(self, title: str, lines: list[str]) -> list[dict[str, Any]]:
+        return [{"event": "digest", "title": title, "lines": lines}]
+
+    def _text_chunks(self, title: str, lines: list[str]) -> list[str]:
+        budget, chunks, current = self.max_bytes - 200, [], [f"**{title}**"]
+        for line in lines:
+            if len("\n".join([*current, line]).encode()) > budget and len(current) > 1:
+                chunks.append("\n".join(current))
+                current = [f"**{title}**"]
+            current.append(line)
+        chunks.append("\n".join(current))
+        return chunks
+
     # --- text for the chat robots ---------------------------------------------------------
     def markdown_chunks(self, alert: Alert, change: AlertChange) -> list[str]:
         """The alert as chat Markdown (post text escaped), cut at line ends under max_bytes, numbered."""
@@ -237,6 +255,10 @@ class DingTalkNotifier(WebhookNotifier):
     def rate_limited(self, code: Any) -> bool:
         return code in (130101, 410100)         # too many messages per minute
 
+    def text_payloads(self, title: str, lines: list[str]) -> list[dict[str, Any]]:
+        return [{"msgtype": "markdown", "markdown": {"title": title[:64], "text": chunk}}
+                for chunk in self._text_chunks(title, lines)]
+
 
 class WeComNotifier(WebhookNotifier):
     platform = "WeCom"
@@ -262,6 +284,9 @@ class WeComNotifier(WebhookNotifier):
 
     def rate_limited(self, code: Any) -> bool:
         return code == 45009                    # API freq out of limit
+
+    def text_payloads(self, title: str, lines: list[str]) -> list[dict[str, Any]]:
+        return [{"msgtype": "markdown", "markdown": {"content": chunk}} for chunk in self._text_chunks(title, lines)]
 
 
 FEISHU_TEMPLATES = {"蓝": "blue", "黄": "yellow", "橙": "orange", "红": "red"}
@@ -290,4 +315,9 @@ class FeishuNotifier(WebhookNotifier):
 
     def rate_limited(self, code: Any) -> bool:
         return code == 9499                     # too many requests
+
+    def text_payloads(self, title: str, lines: list[str]) -> list[dict[str, Any]]:
+        return [{"msg_type": "interactive", "card": {
+                    "header": {"title": {"tag": "plain_text", "content": title}, "template": "blue"},
+                    "elements": [{"tag": "markdown", "content": chunk}]}} for chunk in self._text_chunks(title, lines)]
 
