@@ -25,6 +25,31 @@ class TopicsFile(StrictModel):
     home_region: list[str] = Field(default_factory=list, description="region codes this office is responsible for")
     schemes: list[SchemeDef] = Field(default_factory=list,
                                      description="monitoring schemes (监测方案) every enriched post is tagged with")
+    handling: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="suggested handling for the 专报: topic label (or * for any) → level → text")
+
+    @field_validator("handling")
+    @classmethod
+    def _handling_levels(cls, handling: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for topic, levels in handling.items():
+            unknown = sorted(set(levels) - {"蓝", "黄", "橙", "红"})
+            if unknown:
+                raise ValueError(f"handling.{topic}: unknown level(s) {unknown}; use 蓝/黄/橙/红")
+        return handling
+
+    @model_validator(mode="after")
+    def _handling_topics(self) -> "TopicsFile":
+        unknown = sorted(set(self.handling) - self.labels - {"*"})
+        if unknown:
+            raise ValueError(f"handling: unknown topic(s) {unknown}; use labels of `topics` or *")
+        return self
+
+    def suggestion(self, topic: str | None, level: str) -> str:
+        """The configured handling for topic × level, else the * entry for the level, else ''."""
+        for key in (topic, "*"):
+            if key is not None and level in self.handling.get(key, {}):
+                return self.handling[key][level]
+        return ""
 
     @field_validator("schemes")
     @classmethod

@@ -256,6 +256,29 @@ def cmd_resend(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report_event(args: argparse.Namespace) -> int:
+    """`yuqing report event ALERT_OR_EVENT_ID --format html,docx [--out DIR]`: the 专报."""
+    from warning.reports.event_report import ReportError
+    from .jobs import App
+    settings = _settings(args)
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    unknown = sorted(set(formats) - {"html", "docx"})
+    if unknown or not formats:
+        print(f"report event: --format {args.format!r}: use html, docx or both (html,docx)", file=sys.stderr)
+        return EXIT_CONFIG
+    app = App(settings)
+    try:
+        paths = app.write_event_report(args.id, formats, Path(args.out) if args.out else None)
+    except ReportError as exc:
+        print(f"report event: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        app.close()
+    for path in paths:
+        print(path)
+    return EXIT_OK
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from index.store import PostQuery
     from nlp.privacy import mask_pii
@@ -569,13 +592,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("id", help="dead-letter id (dl-…)")
     q.set_defaults(func=cmd_resend)
 
-    p = sub.add_parser("report", help="reports: department response metrics (考核评价)")
+    p = sub.add_parser("report", help="reports: the event special report (专报), department response metrics")
     rsub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")
     q = with_config(rsub.add_parser("response", help="per agency: alerts received, time to acknowledge and resolve "
                                                      "(median, p90), overdue, false-positive share, reopened"))
     q.add_argument("--period", required=True, help="a month (2026-11), a day (2026-11-19) or an ISO week (2026-W47)")
     q.add_argument("--out", help="also write response-PERIOD.csv into this folder")
     q.set_defaults(func=cmd_report_response)
+    q = with_config(rsub.add_parser("event", help="the event special report (专报) of an alert or event"))
+    q.add_argument("id", help="alert id (yuqing alerts) or event id")
+    q.add_argument("--format", default="html,docx", help="html, docx or html,docx (default: %(default)s)")
+    q.add_argument("--out", help="folder (default: output_dir/reports)")
+    q.set_defaults(func=cmd_report_event)
 
     p = with_config(sub.add_parser("search", help="full-text search of stored posts"))
     p.add_argument("words", nargs="*")

@@ -52,6 +52,7 @@ class DemoSummary:
     alerts: list[dict] = field(default_factory=list)
     briefings: list[Path] = field(default_factory=list)
     alerts_file: Path | None = None
+    special_reports: list[Path] = field(default_factory=list)
     timeline: Timeline | None = None
     seconds: float = 0.0
     settings_zone: str = "Asia/Shanghai"
@@ -95,6 +96,9 @@ class DemoSummary:
         if self.timeline is not None:
             lines += self.timeline.render()
         lines.append(f"  alerts file: {self.alerts_file}")
+        if self.special_reports:
+            lines.append(f"  专报 (橙/红 alerts, HTML + DOCX): {len(self.special_reports)} in "
+                         f"{self.special_reports[0].parent}")
         red = next((a for a in self.alerts if a["level"] == "红"), None)
         if red is not None and self.out_dir is not None and self.out_dir.resolve() == DEFAULT_OUT.resolve():
             # the closed loop on the demo's own alerts (users from configs/agencies.yaml; docs/closed-loop.md)
@@ -245,6 +249,7 @@ def _finish(app: App, summary: DemoSummary, records: list[dict], replay: _Replay
                        "ended_at": a.ended_at.isoformat() if a.ended_at else None}
                       for a in alerts]
     summary.alerts_file = app.output_dir / "alerts.json"
+    summary.special_reports = sorted((app.output_dir / "reports").glob("zhuanbao-*.docx"))
     summary.alerts_file.write_text(json.dumps([a.model_dump(mode="json") for a in alerts],
                                               ensure_ascii=False, indent=2), encoding="utf-8")
     summary.timeline = build_timeline(records, store, alerts, replay.changes, replay.briefings, app.settings.tz)

@@ -215,8 +215,29 @@ class App:
         configured = self.settings.app.notifiers
         if not configured:
             return [FileNotifier(self.output_dir, tz=self.settings.tz)]
-        return build_notifiers(configured, default_dir=self.output_dir, agencies=self.settings.agencies,
-                               resolve=self.settings.path, path=self.settings.config_path, tz=self.settings.tz)
+        from warning.notifiers import EmailNotifier
+        notifiers = build_notifiers(configured, default_dir=self.output_dir, agencies=self.settings.agencies,
+                                    resolve=self.settings.path, path=self.settings.config_path, tz=self.settings.tz)
+        for notifier in notifiers:
+            for mail in [notifier, getattr(notifier, "email", None)]:
+                if isinstance(mail, EmailNotifier):
+                    mail.report_for = self._report_attachment   # 红 alerts carry their 专报
+        return notifiers
+
+    def _report_attachment(self, alert) -> tuple[str, bytes]:
+        from warning.reports.event_report import EventReportBuilder, render_docx
+        report = EventReportBuilder(self.store, self.settings.agencies, self.settings.topics,
+                                    office_name=self.settings.app.office_name, tz=self.settings.tz).build(
+            alert.id, self.settings.now())
+        return f"专报-{alert.id}.docx", render_docx(report)
+
+    def write_event_report(self, subject: str, formats=("html", "docx"), out_dir: Path | None = None) -> list[Path]:
+        """The 专报 of an alert or event (warning.reports.event_report) into out_dir (default output_dir/reports)."""
+        from warning.reports.event_report import write_event_report
+        return write_event_report(self.store, subject, out_dir or self.output_dir / "reports",
+                                  agencies=self.settings.agencies, topics=self.settings.topics, formats=tuple(formats),
+                                  office_name=self.settings.app.office_name, tz=self.settings.tz,
+                                  now=self.settings.now())
 
     def close(self) -> None:
         if self._store is not None:
@@ -452,7 +473,19 @@ class App:
         """One evaluation at a time across processes too (yuqing.locks): no alert raised or sent twice."""
         from .locks import process_lock
         with self._lock, process_lock(self.lock_path("warning")):
-            return self.engine.evaluate(now or self.settings.now())
+            changes = self.engine.evaluate(now or self.settings.now())
+        self._special_reports(changes)
+        return changes
+
+    def _special_reports(self, changes) -> None:
+        """A 专报 for each alert raised or escalated to 橙 or 红 (output_dir/reports); a report that
+        cannot be made is logged, never a failed evaluation."""
+        for change in changes:
+            if change.kind in ("new", "escalated") and change.alert.level in ("橙", "红"):
+                try:
+                    self.write_event_report(change.alert.id)
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("专报 not written", extra={"alert": change.alert.id, "error": str(exc)[:300]})
 
     def alert_desk(self):
         from warning.lifecycle import AlertDesk

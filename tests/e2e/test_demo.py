@@ -382,3 +382,22 @@ def test_an_action_waits_for_a_running_warning_evaluation(demo):
         assert store.get_alert(target.id).status == "new"
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
     assert store.get_alert(target.id).status == "acknowledged"
+
+
+def test_special_reports_for_the_incidents_orange_and_red_alerts(demo):
+    """The 专报 of the demo incident: written when its alerts reached 橙/红, in HTML and DOCX."""
+    from docx import Document
+    out, stdout, store = demo
+    red = [a for a in store.list_alerts(limit=100) if a.level == "红"]
+    assert red
+    folder = out / "report" / "reports"
+    for alert in red:
+        docx_path = folder / f"zhuanbao-{alert.id}.docx"
+        assert docx_path.is_file() and (folder / f"zhuanbao-{alert.id}.html").is_file(), alert.id
+    texts = [p.text for p in Document(str(folder / f"zhuanbao-{red[0].id}.docx")).paragraphs]
+    assert any("十里河" in t for t in texts)
+    for heading in ("一、事件概况", "三、传播态势", "七、处置建议"):
+        assert heading in texts
+    html = (folder / f"zhuanbao-{red[0].id}.html").read_text(encoding="utf-8")
+    assert "<script" not in html.lower()
+    assert "专报" in stdout

@@ -64,6 +64,8 @@ class EmailNotifier(Notifier):
         self.default_agency = agencies.default_agency
         self.always_to = list(always_to or [])
         self.starttls, self.username, self.password_env, self.timeout = starttls, username, password_env, timeout
+        # alert → (file name, DOCX bytes) of its 专报, attached to 红 alerts; the shell sets it
+        self.report_for = None
 
     @classmethod
     def from_config(cls, settings, options: EmailOptions, context: NotifierContext) -> "EmailNotifier":
@@ -119,6 +121,17 @@ class EmailNotifier(Notifier):
         message["X-Yuqing-Alert-Id"] = alert.id
         message.set_content(alert_text(alert, change, self.tz), charset="utf-8")
         message.add_alternative(alert_html(alert, change, self.tz), subtype="html", charset="utf-8")
+        if self.report_for is not None and alert.level == "红":
+            try:
+                attachment = self.report_for(alert)
+            except Exception as exc:  # noqa: BLE001 - the alert must go out even when its 专报 cannot be made
+                logger.warning("专报 for %s not attached: %s", alert.id, exc)
+            else:
+                if attachment is not None:
+                    name, data = attachment
+                    message.add_attachment(data, maintype="application",
+                                           subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                                           filename=name)
         return message
 
     def send(self, alert: Alert, change: AlertChange) -> None:

@@ -85,6 +85,9 @@ class ReplayApp(App):
         from warning.notifiers import FileNotifier
         return [FileNotifier(self.output_dir, tz=self.settings.tz)]
 
+    def _special_reports(self, changes) -> None:
+        """Detection is measured here, not reporting: no 专报 for the replay's alerts."""
+
 
 def replay_settings(config_path: str | Path, workdir: Path, rules: Path | None = None) -> Settings:
     """The configuration with the store, data and output folders moved into `workdir`."""
