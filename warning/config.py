@@ -5,9 +5,9 @@ warning.rules and warning.notifiers); these models hold the common fields.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from index.configbase import StrictModel, check_unique
 from nlp.schemes import SchemeDef, check_unique_names
@@ -106,19 +106,21 @@ class LevelDeadline(StrictModel):
         return self
 
 
+def _level_name(value: str) -> str:
+    if value not in ("蓝", "黄", "橙", "红"):
+        raise ValueError(f"unknown level {value!r}; use 蓝/黄/橙/红")
+    return value
+
+
+Level = Annotated[str, AfterValidator(_level_name)]
+
+
 class QuietHours(StrictModel):
     """A daily window (office time zone) in which only alerts of min_level and above are delivered;
     the others wait until it ends, then go out."""
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, e.g. 22:00")
     end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, e.g. 07:00 (may be next day)")
-    min_level: str = Field(default="红", description="what still gets through inside the window")
-
-    @field_validator("min_level")
-    @classmethod
-    def _level(cls, value: str) -> str:
-        if value not in ("蓝", "黄", "橙", "红"):
-            raise ValueError(f"unknown level {value!r}; use 蓝/黄/橙/红")
-        return value
+    min_level: Level = Field(default="红", description="what still gets through inside the window")
 
     @model_validator(mode="after")
     def _not_empty(self) -> "QuietHours":
@@ -134,7 +136,7 @@ class Subscriber(StrictModel):
     topics: list[str] = Field(default_factory=list, description="empty: every topic")
     region_codes: list[str] = Field(default_factory=list, description="prefixes; empty: every region")
     schemes: list[str] = Field(default_factory=list, description="monitoring schemes; empty: any")
-    min_level: str = Field(default="蓝")
+    min_level: Level = Field(default="蓝")
     email: list[str] = Field(default_factory=list, description="addresses, sent through email_via")
     email_via: str | None = Field(default=None, description="the app.yaml email notifier to send through "
                                                             "(default: the only one)")
@@ -143,13 +145,6 @@ class Subscriber(StrictModel):
     quiet_hours: QuietHours | None = None
     digest_minutes: int | None = Field(default=None, ge=1, le=1440,
                                        description="one message per N minutes collecting what arrived")
-
-    @field_validator("min_level")
-    @classmethod
-    def _level(cls, value: str) -> str:
-        if value not in ("蓝", "黄", "橙", "红"):
-            raise ValueError(f"unknown level {value!r}; use 蓝/黄/橙/红")
-        return value
 
     @model_validator(mode="after")
     def _somewhere(self) -> "Subscriber":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -21,6 +22,14 @@ PathResolver = Callable[[str], Path]
 
 class NotificationError(RuntimeError):
     """A notification could not be delivered; the message says where and why."""
+
+
+def from_env(variable: str, what: str) -> str:
+    """A secret named in app.yaml, read from the environment; NotificationError when it is not set."""
+    value = os.environ.get(variable)
+    if not value:
+        raise NotificationError(f"environment variable {variable} ({what}) is not set")
+    return value
 
 
 @dataclass(frozen=True)

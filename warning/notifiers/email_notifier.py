@@ -16,7 +16,7 @@ from index.schema import DEFAULT_TZ, Alert, AlertLevel
 
 from ..alerts import AlertChange
 from ..config import AgenciesFile
-from .base import NotificationError, Notifier, NotifierContext
+from .base import NotificationError, Notifier, NotifierContext, from_env
 from .text import alert_html, alert_text, subject_line
 
 logger = logging.getLogger(__name__)
@@ -69,13 +69,9 @@ class EmailNotifier(Notifier):
 
     @classmethod
     def from_config(cls, settings, options: EmailOptions, context: NotifierContext) -> "EmailNotifier":
-        username = options.username
-        if options.username_env:
-            username = os.environ.get(options.username_env)
-            if not username:
-                raise NotificationError(f"environment variable {options.username_env} (SMTP user) is not set")
-        if options.password_env and options.password_env not in os.environ:
-            raise NotificationError(f"environment variable {options.password_env} (SMTP password) is not set")
+        username = from_env(options.username_env, "SMTP user") if options.username_env else options.username
+        if options.password_env:
+            from_env(options.password_env, "SMTP password")
         return cls(smtp_host=options.smtp_host, smtp_port=options.smtp_port, sender=options.sender,
                    agencies=context.agencies, always_to=options.always_to, name=settings.name,
                    min_level=settings.min_level, starttls=options.starttls, ssl=options.ssl,

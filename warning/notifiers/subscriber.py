@@ -80,19 +80,21 @@ class SubscriberChannel(Notifier):
         if self.subscriber.digest_minutes:
             self._queue(alert, change)
             return
-        errors = []
-        if self.email is not None and self.subscriber.email:
-            try:
-                self.email.send_to(self.subscriber.email, alert, change)
-            except Exception as exc:  # noqa: BLE001 - every channel is tried; the failure is reported together
-                errors.append(f"email: {exc}")
-        for channel in self.channels:
-            try:
-                channel.send(alert, change)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"{channel.name}: {exc}")
+        errors = self._each(lambda mail: mail.send_to(self.subscriber.email, alert, change),
+                            lambda channel: channel.send(alert, change))
         if errors:
             raise RuntimeError(f"{self.name}: " + "; ".join(errors))
+
+    def _each(self, by_mail, by_channel) -> list[str]:
+        """Deliver through every channel of the subscriber; the failures, one line each (all are tried)."""
+        errors = []
+        targets = ([("email", self.email, by_mail)] if self.email is not None and self.subscriber.email else [])
+        for name, target, deliver in targets + [(c.name, c, by_channel) for c in self.channels]:
+            try:
+                deliver(target)
+            except Exception as exc:  # noqa: BLE001 - the failures are reported together
+                errors.append(f"{name}: {exc}")
+        return errors
 
     # --- digest ----------------------------------------------------------------------------
     @property
@@ -136,17 +138,8 @@ class SubscriberChannel(Notifier):
         title = f"【舆情预警摘要】{len(queue)}条（{now.astimezone(self.tz):%m-%d %H:%M}）"
         lines = [f"{i}. [{LEVEL_NAMES.get(q['level'], q['level'])}·{CHANGE_LABELS.get(q['change'], q['change'])}] "
                  f"{q['title']} → {q['agency']}（{q['alert_id']}）" for i, q in enumerate(queue, 1)]
-        errors = []
-        if self.email is not None and self.subscriber.email:
-            try:
-                self.email.send_text_to(self.subscriber.email, title, "\n".join(lines))
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"email: {exc}")
-        for channel in self.channels:
-            try:
-                channel.send_text(title, lines)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"{channel.name}: {exc}")
+        errors = self._each(lambda mail: mail.send_text_to(self.subscriber.email, title, "\n".join(lines)),
+                            lambda channel: channel.send_text(title, lines))
         if errors:
             logger.warning("%s: digest of %d not sent (%s); kept for the next evaluation", self.name, len(queue),
                            "; ".join(errors))

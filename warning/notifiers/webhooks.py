@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import time
 import urllib.parse
@@ -41,7 +40,7 @@ from index.schema import DEFAULT_TZ, Alert, AlertLevel
 
 from ..alerts import AlertChange
 from ..labels import CHANGE_LABELS
-from .base import NotificationError, Notifier, NotifierContext
+from .base import NotificationError, Notifier, NotifierContext, from_env
 from .text import alert_lines, subject_line
 
 logger = logging.getLogger(__name__)
@@ -104,16 +103,10 @@ class WebhookNotifier(Notifier):
 
     @classmethod
     def from_config(cls, settings, options: WebhookOptions, context: NotifierContext) -> "WebhookNotifier":
-        url = options.url
-        if options.url_env:
-            url = os.environ.get(options.url_env)
-            if not url:
-                raise NotificationError(f"environment variable {options.url_env} (the {cls.platform} URL) is not set")
+        url = from_env(options.url_env, f"the {cls.platform} URL") if options.url_env else options.url
         secret = None
         if options.secret_env:
-            secret = os.environ.get(options.secret_env)
-            if not secret:
-                raise NotificationError(f"environment variable {options.secret_env} (the signing secret) is not set")
+            secret = from_env(options.secret_env, "the signing secret")
         elif cls.needs_secret:
             raise NotificationError(f"secret_env: a {cls.platform} webhook signs every request; name the variable "
                                     "holding its secret")
