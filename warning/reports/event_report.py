@@ -415,9 +415,25 @@ def render_docx(report: EventReport) -> bytes:
     paragraph(report.suggestion or "请责任单位核实情况，及时回应关切。")
     paragraph(f"（本专报由舆情哨兵生成，数据截至{report.span[1]:%Y-%m-%d %H:%M}，共{report.post_count}条信息。）",
               "body", 12, indent=False)
+    _font_fallbacks(doc)
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+# Where a 公文 font is missing on the reader's machine, Word takes the font table's altName: the
+# standard Windows face of the same style (宋体 for the 小标宋 title, 仿宋 and 楷体 for the GB2312 faces).
+DOCX_ALT_NAMES = {"方正小标宋简体": "宋体", "仿宋_GB2312": "仿宋", "楷体_GB2312": "楷体", "黑体": "SimHei"}
+
+
+def _font_fallbacks(doc) -> None:
+    from xml.sax.saxutils import quoteattr
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    part = doc.part.part_related_by(RT.FONT_TABLE)
+    blob = part.blob.decode("utf-8")
+    entries = "".join(f'<w:font w:name={quoteattr(name)}><w:altName w:val={quoteattr(alt)}/><w:charset w:val="86"/>'
+                      f'</w:font>' for name, alt in DOCX_ALT_NAMES.items() if f'w:name="{name}"' not in blob)
+    part._blob = blob.replace("</w:fonts>", entries + "</w:fonts>").encode("utf-8")
 
 
 def write_event_report(store: Store, subject: str, out_dir: Path, *, agencies: AgenciesFile, topics: TopicsFile,

@@ -98,6 +98,9 @@ def test_docx_follows_the_official_document_conventions(incident, tmp_path):
     assert east_asia(body) == "仿宋_GB2312" and body.runs[0].font.size.pt == 16
     assert "https://weibo.example.org/0" in body.text, "claims name their sources"
     assert len(doc.inline_shapes) == 2, "volume and polarity charts"
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    fonts = doc.part.part_related_by(RT.FONT_TABLE).blob.decode()
+    assert '<w:font w:name="方正小标宋简体"><w:altName w:val="宋体"/>' in fonts, "a fallback where the font is absent"
     assert not any("<script>" in t and "&lt;" in t for t in texts)
 
 
