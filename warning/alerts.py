@@ -78,20 +78,24 @@ def has_ended(alert: Alert) -> bool:
     return alert.ended_at is not None or any(entry.get("event") == ENDED for entry in alert.history)
 
 
-def pending_notification(alert: Alert, notifier: str, max_attempts: int) -> str | None:
+def pending_notification(alert: Alert, notifier: str, max_attempts: int,
+                         since: datetime | None = None) -> str | None:
     """The change kind `notifier` still owes for the alert, or None.
 
     Owed: every notifying change (raised, escalated, reopened, overdue, reported) recorded after
     this notifier's last successful notification; the message names the most important of them
     (escalated > new > reopened > reported > overdue). The history is append-only, so this holds
     across restarts: a change is told once, never again while nothing changes. Failed attempts
-    are retried at later evaluations, up to max_attempts per change.
+    are retried at later evaluations, up to max_attempts per change. `since`: changes recorded
+    before it are not owed (a channel added after them).
     """
     owed: list[str] = []
     failures = 0
     for entry in alert.history:
         event = entry.get("event")
         if event in NOTIFYING_EVENTS:
+            if since is not None and datetime.fromisoformat(entry["at"]) < since:
+                continue
             owed.append(NOTIFYING_EVENTS[event])
             failures = 0
         elif entry.get("notifier") == notifier:

@@ -67,6 +67,13 @@ class DeadLetters:
     def get(self, letter_id: str) -> DeadLetter | None:
         return next((x for x in self.list() if x.id == letter_id), None)
 
+    def discard(self, alert_id: str, notifier: str) -> None:
+        """A later notification of this alert through this channel got through: its letter is moot."""
+        letters = self.list()
+        kept = [x for x in letters if not (x.alert_id == alert_id and x.notifier == notifier)]
+        if len(kept) != len(letters):
+            self._save(kept)
+
     def remove(self, letter_id: str) -> None:
         self._save([x for x in self.list() if x.id != letter_id])
 

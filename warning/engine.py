@@ -1,9 +1,10 @@
 """The warning engine: rules → findings → graded, routed alerts with state → notifiers."""
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from index.schema import ACTIVE_STATUSES, DEFAULT_TZ, Alert, AlertLevel, LevelAdjustment, aware
 from index.store import Store
@@ -63,6 +64,7 @@ class WarningEngine:
                 changes.extend(self.book.reconcile(rule, drafts, now, self.desk))
             except Exception:   # one broken rule or a store hiccup must not silence the others
                 logger.exception("rule %s failed at %s; its alerts are left as they were", rule.name, now.isoformat())
+        self._register_channels(now)
         seen = set()
         for change in changes:
             seen.add(change.alert.id)
@@ -74,7 +76,7 @@ class WarningEngine:
             overdue = {a.id for a in self.desk.sweep(now)}
             # every alert still being handled: overdue reports, a person's reopening, earlier failures
             for alert in self.store.list_alerts(statuses=ACTIVE_STATUSES, limit=5000):
-                if alert.id in seen:
+                if alert.id in seen and alert.id not in overdue:
                     continue
                 if alert.id in overdue:
                     changes.append(AlertChange(alert, ChangeKind.overdue.value))
@@ -131,11 +133,28 @@ class WarningEngine:
                 steps.append(LevelAdjustment(kind=found.kind, change=1, level=level, reason=found.reason))
         return level, steps
 
+    CHANNELS_KEY = "notify.channels"
+    CHANNEL_GRACE = timedelta(hours=1)
+
+    def _register_channels(self, now: datetime) -> None:
+        """When each channel first took part (store state). A channel added later owes only changes from
+        an hour before that, not every month-old alert still open."""
+        try:
+            known = json.loads(self.store.get_state(self.CHANNELS_KEY) or "{}")
+        except ValueError:
+            known = {}
+        added = {n.name: now.isoformat() for n in self.notifiers if n.name not in known}
+        if added:
+            self.store.set_state(self.CHANNELS_KEY, json.dumps(known | added, ensure_ascii=False, sort_keys=True))
+        self._channel_since = {name: datetime.fromisoformat(at) - self.CHANNEL_GRACE
+                               for name, at in (known | added).items()}
+
     def _notify(self, alert: Alert, now: datetime) -> None:
         """Send what each notifier still owes for this alert; record successes and failures in its history."""
         touched = False
         for notifier in self.notifiers:
-            kind = pending_notification(alert, notifier.name, self.max_notify_attempts)
+            kind = pending_notification(alert, notifier.name, self.max_notify_attempts,
+                                        since=getattr(self, "_channel_since", {}).get(notifier.name))
             if kind is None or not notifier.accepts(alert) or not notifier.ready(alert, now):
                 continue
             previous = _previous_level(alert) if kind == "escalated" else None
@@ -145,12 +164,14 @@ class WarningEngine:
                 logger.warning("notifier %s failed for alert %s: %s", notifier.name, alert.id, exc)
                 record(alert, NOTIFY_FAILED, now, notifier=notifier.name, level=alert.level, change=kind,
                        error=str(exc)[:500])
-                if pending_notification(alert, notifier.name, self.max_notify_attempts) is None:
+                if pending_notification(alert, notifier.name, self.max_notify_attempts,
+                                        since=getattr(self, "_channel_since", {}).get(notifier.name)) is None:
                     # that was the last attempt: keep it for an operator (`yuqing notify dead-letters`)
                     letter = self.dead_letters.add(alert, notifier.name, kind, str(exc), self.max_notify_attempts, now)
                     record(alert, DEAD_LETTERED, now, notifier=notifier.name, change=kind, dead_letter=letter.id)
             else:
                 record(alert, NOTIFIED, now, notifier=notifier.name, level=alert.level, change=kind)
+                self.dead_letters.discard(alert.id, notifier.name)   # a later success supersedes a letter
             touched = True
         if touched:
             self.store.upsert_alert(alert)

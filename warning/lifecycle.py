@@ -70,6 +70,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("silence", SILENCED, ACTIVE_STATUSES, None, needs_note=True),
 )}
 
+MAX_SILENCE = timedelta(hours=24)   # longer only by an admin: silence also holds back upward reporting
 STATUS_WORDS = {NEW: "待签收", ACK: "已签收", HANDLE: "处置中", DONE: "已办结", FALSE: "误报"}
 
 
@@ -102,6 +103,8 @@ class Directory:
         return [a for a in alerts if self.can_see(user, a)]
 
     def check_user(self, user: str) -> None:
+        if user == SYSTEM:
+            raise PermissionDenied(f"{SYSTEM!r} is the name the warning evaluation acts under; act as a person")
         if not self.known(user):
             raise PermissionDenied(f"unknown user {user!r}: not an admin nor a member of any agency in the "
                                    "agencies file (agencies.yaml `members:` / `admins:`)")
@@ -127,15 +130,23 @@ def tighten_clock(alert: Alert, agencies: AgenciesFile, at: datetime) -> None:
         alert.resolve_due = min(filter(None, (alert.resolve_due, at + d.resolve)))
 
 
-def overdue_kind(alert: Alert, now: datetime) -> str | None:
-    """'acknowledge' or 'resolve' when that deadline has passed on an alert still being handled."""
+def overdue_kinds(alert: Alert, now: datetime) -> list[str]:
+    """The deadlines that have passed on an alert still being handled: 'acknowledge' (still new) and/or
+    'resolve'."""
     if alert.status not in ACTIVE_STATUSES:
-        return None
+        return []
+    kinds = []
     if alert.status == NEW and alert.ack_due is not None and now > alert.ack_due:
-        return "acknowledge"
+        kinds.append("acknowledge")
     if alert.resolve_due is not None and now > alert.resolve_due:
-        return "resolve"
-    return None
+        kinds.append("resolve")
+    return kinds
+
+
+def overdue_kind(alert: Alert, now: datetime) -> str | None:
+    """The first deadline that has passed (see overdue_kinds), or None."""
+    kinds = overdue_kinds(alert, now)
+    return kinds[0] if kinds else None
 
 
 def is_overdue(alert: Alert, now: datetime) -> bool:
@@ -193,6 +204,9 @@ class AlertDesk:
         if action == "silence":
             if until is None or until <= now:
                 raise LifecycleError("silence needs a time in the future (--until or --for)")
+            if until - now > MAX_SILENCE and not self.directory.is_admin(user):
+                raise LifecycleError(f"silence at most {MAX_SILENCE.total_seconds() / 3600:g} h: an owner must not "
+                                     "keep an alert from being reported upward for long (admins may)")
             details["until"] = until.isoformat()
             alert.silenced_until = until
         if spec.to_status is not None:
@@ -251,22 +265,23 @@ class AlertDesk:
         for alert in self.store.list_alerts(statuses=ACTIVE_STATUSES, limit=limit):
             if alert.silenced_until is not None and now < alert.silenced_until:
                 continue
-            kind = overdue_kind(alert, now)
-            if kind is None:
-                continue
-            due = alert.ack_due if kind == "acknowledge" else alert.resolve_due
-            if any(e.get("event") == OVERDUE and e.get("deadline") == kind and e.get("due") == due.isoformat()
-                   for e in alert.history):
-                continue
-            chain = self.agencies.ancestors(alert.agency or self.agencies.default_agency)
-            up = next((a for a in chain if a not in alert.reported_to), None)
-            if up is not None:
-                alert.reported_to.append(up)
-            record(alert, OVERDUE, now, by=SYSTEM, deadline=kind, due=due.isoformat(), to=up, level=alert.level)
-            self.store.upsert_alert(alert)
-            logger.warning("alert %s overdue (%s by %s); reported to %s", alert.id, kind, due.isoformat(),
-                           up or "nobody above")
-            changed.append(alert)
+            marked = False
+            for kind in overdue_kinds(alert, now):     # a never-acknowledged alert misses both in turn
+                due = alert.ack_due if kind == "acknowledge" else alert.resolve_due
+                if any(e.get("event") == OVERDUE and e.get("deadline") == kind and e.get("due") == due.isoformat()
+                       for e in alert.history):
+                    continue
+                chain = self.agencies.ancestors(alert.agency or self.agencies.default_agency)
+                up = next((a for a in chain if a not in alert.reported_to), None)
+                if up is not None:
+                    alert.reported_to.append(up)
+                record(alert, OVERDUE, now, by=SYSTEM, deadline=kind, due=due.isoformat(), to=up, level=alert.level)
+                logger.warning("alert %s overdue (%s by %s); reported to %s", alert.id, kind, due.isoformat(),
+                               up or "nobody above")
+                marked = True
+            if marked:
+                self.store.upsert_alert(alert)
+                changed.append(alert)
         return changed
 
 

@@ -503,7 +503,10 @@ class App:
         from warning.deadletters import DeadLetters
         from .locks import process_lock
         with self._lock, process_lock(self.lock_path("warning")):
-            return DeadLetters(self.store).resend(letter_id, self.build_notifiers(), self.settings.now())
+            notifiers = self.build_notifiers()
+            for notifier in notifiers:
+                notifier.bind(self.store)
+            return DeadLetters(self.store).resend(letter_id, notifiers, self.settings.now())
 
     def write_briefing(self, now: datetime | None = None, hours: int = 24) -> Path:
         """Daily briefing (日报) for the `hours` before `now`."""

@@ -146,9 +146,11 @@ def build_notifiers(settings: Iterable[NotifierSettings], *, agencies: AgenciesF
     from .subscriber import SubscriberChannel
     emails = [n for n in built.values() if isinstance(n, EmailNotifier)]
     for sub in agencies.subscribers:
-        email = built.get(sub.email_via) if sub.email_via else (emails[0] if emails else None)
-        general.append(SubscriberChannel(sub, [built[n] for n in sub.notifiers if n in built],
-                                         email=email if sub.email else None, tz=tz))
+        if sub.email:
+            email = built.get(sub.email_via) if sub.email_via else (emails[0] if emails else None)
+            if email is not None:
+                general.append(SubscriberChannel(sub, email, email=True, tz=tz))
+        general += [SubscriberChannel(sub, built[n], tz=tz) for n in sub.notifiers if n in built]
     return general
 
 

@@ -5,10 +5,12 @@ receives by e-mail (through an app.yaml e-mail notifier) and/or through notifier
 `subscribers_only` (a leaders' DingTalk group, say). Quiet hours hold back what is below their level
 until the window ends; a digest collects what arrived and sends one message per N minutes.
 
-A subscriber is a channel of its own to the engine (name `subscriber.ID`), so "notified once per
-change, also across restarts" holds for it as for any notifier: a held-back change stays owed and
-goes out when the window opens; a change queued for a digest counts as delivered to the queue, and the
-queue (store state) is sent, then emptied, when its time comes.
+Each of a subscriber's destinations is a channel of its own to the engine (`subscriber.ID.email`,
+`subscriber.ID.NOTIFIER`), so "notified once per change, also across restarts" holds for each as for
+any notifier, and one failing destination never makes the others send twice: a held-back change
+stays owed and goes out when the window opens; a change queued for a digest counts as delivered to the
+queue, and the queue (store state) is sent, then emptied, when its time comes — inside quiet hours
+only what the window lets through; after a failed digest the next try waits a digest period.
 """
 from __future__ import annotations
 
@@ -40,16 +42,17 @@ def in_window(start: str, end: str, at: datetime, tz: tzinfo) -> bool:
 
 
 class SubscriberChannel(Notifier):
-    """One subscriber as a notifier: its filters in `accepts`, quiet hours in `ready`, digest in `flush`."""
+    """One destination of one subscriber: filters in `accepts`, quiet hours in `ready`, digest in `flush`.
 
-    def __init__(self, subscriber: Subscriber, channels: list[Notifier], *, email=None, tz: tzinfo = DEFAULT_TZ,
-                 now=None):
-        super().__init__(f"subscriber.{subscriber.id}", subscriber.min_level, tz)
+    `target` is an EmailNotifier (sending to the subscriber's own addresses) or a subscribers_only
+    notifier (its robot or webhook)."""
+
+    def __init__(self, subscriber: Subscriber, target: Notifier, *, email: bool = False, tz: tzinfo = DEFAULT_TZ):
+        super().__init__(f"subscriber.{subscriber.id}.{'email' if email else target.name}", subscriber.min_level, tz)
         self.subscriber = subscriber
-        self.channels = channels          # subscribers_only notifiers
-        self.email = email                # an EmailNotifier used with the subscriber's own addresses
+        self.target = target
+        self.by_email = email
         self.store: Store | None = None
-        self._now = now
 
     def bind(self, store: Store) -> None:
         self.store = store
@@ -68,38 +71,29 @@ class SubscriberChannel(Notifier):
             return False
         return True
 
-    def ready(self, alert: Alert, now: datetime) -> bool:
-        """Inside quiet hours only alerts of the window's level go out now; the rest wait."""
+    def _passes_quiet(self, level: str, now: datetime) -> bool:
         quiet = self.subscriber.quiet_hours
         if quiet is None or not in_window(quiet.start, quiet.end, now, self.tz):
             return True
-        return alert.level_enum.rank >= AlertLevel.parse(quiet.min_level).rank
+        return AlertLevel.parse(level).rank >= AlertLevel.parse(quiet.min_level).rank
+
+    def ready(self, alert: Alert, now: datetime) -> bool:
+        """Inside quiet hours only alerts of the window's level go out now; the rest wait."""
+        return self._passes_quiet(alert.level, now)
 
     # --- delivery --------------------------------------------------------------------------
     def send(self, alert: Alert, change: AlertChange) -> None:
         if self.subscriber.digest_minutes:
             self._queue(alert, change)
-            return
-        errors = self._each(lambda mail: mail.send_to(self.subscriber.email, alert, change),
-                            lambda channel: channel.send(alert, change))
-        if errors:
-            raise RuntimeError(f"{self.name}: " + "; ".join(errors))
-
-    def _each(self, by_mail, by_channel) -> list[str]:
-        """Deliver through every channel of the subscriber; the failures, one line each (all are tried)."""
-        errors = []
-        targets = ([("email", self.email, by_mail)] if self.email is not None and self.subscriber.email else [])
-        for name, target, deliver in targets + [(c.name, c, by_channel) for c in self.channels]:
-            try:
-                deliver(target)
-            except Exception as exc:  # noqa: BLE001 - the failures are reported together
-                errors.append(f"{name}: {exc}")
-        return errors
+        elif self.by_email:
+            self.target.send_to(self.subscriber.email, alert, change)
+        else:
+            self.target.send(alert, change)
 
     # --- digest ----------------------------------------------------------------------------
     @property
     def _key(self) -> str:
-        return f"subscriptions.digest.{self.subscriber.id}"
+        return f"subscriptions.digest.{self.name.removeprefix('subscriber.')}"
 
     def _state(self) -> dict:
         raw = self.store.get_state(self._key) if self.store is not None else None
@@ -107,7 +101,8 @@ class SubscriberChannel(Notifier):
             state = json.loads(raw) if raw else {}
         except ValueError:
             state = {}
-        return {"queue": state.get("queue", []), "last_sent": state.get("last_sent")}
+        return {"queue": state.get("queue", []), "last_sent": state.get("last_sent"),
+                "retry_after": state.get("retry_after")}
 
     def _save(self, state: dict) -> None:
         self.store.set_state(self._key, json.dumps(state, ensure_ascii=False))
@@ -124,26 +119,33 @@ class SubscriberChannel(Notifier):
         self._save(state)
 
     def flush(self, now: datetime) -> int:
-        """Send the digest when it is due (N minutes after the last one) and not empty; returns how many
-        alerts it carried. On failure the queue stays for the next evaluation."""
+        """Send the digest when it is due (N minutes after the last one, or after a failed try) with what
+        quiet hours let through now; returns how many alerts it carried. On failure the items stay."""
         if not self.subscriber.digest_minutes or self.store is None:
             return 0
         state = self._state()
-        if not state["queue"]:
+        period = timedelta(minutes=self.subscriber.digest_minutes)
+        for stamp, wait in ((state["last_sent"], period), (state["retry_after"], timedelta(0))):
+            if stamp and now - datetime.fromisoformat(stamp) < wait:
+                return 0
+        due = [q for q in state["queue"] if self._passes_quiet(q["level"], now)]
+        if not due:
             return 0
-        last = datetime.fromisoformat(state["last_sent"]) if state["last_sent"] else None
-        if last is not None and now - last < timedelta(minutes=self.subscriber.digest_minutes):
-            return 0
-        queue = state["queue"]
-        title = f"【舆情预警摘要】{len(queue)}条（{now.astimezone(self.tz):%m-%d %H:%M}）"
+        title = f"【舆情预警摘要】{len(due)}条（{now.astimezone(self.tz):%m-%d %H:%M}）"
         lines = [f"{i}. [{LEVEL_NAMES.get(q['level'], q['level'])}·{CHANGE_LABELS.get(q['change'], q['change'])}] "
-                 f"{q['title']} → {q['agency']}（{q['alert_id']}）" for i, q in enumerate(queue, 1)]
-        errors = self._each(lambda mail: mail.send_text_to(self.subscriber.email, title, "\n".join(lines)),
-                            lambda channel: channel.send_text(title, lines))
-        if errors:
-            logger.warning("%s: digest of %d not sent (%s); kept for the next evaluation", self.name, len(queue),
-                           "; ".join(errors))
+                 f"{q['title']} → {q['agency']}（{q['alert_id']}）" for i, q in enumerate(due, 1)]
+        try:
+            if self.by_email:
+                self.target.send_text_to(self.subscriber.email, title, "\n".join(lines))
+            else:
+                self.target.send_text(title, lines)
+        except Exception as exc:  # noqa: BLE001 - the channel's own error; the items wait a period
+            logger.warning("%s: digest of %d not sent (%s); next try in %d min", self.name, len(due), exc,
+                           self.subscriber.digest_minutes)
+            self._save({**state, "retry_after": (now + period).isoformat()})
             return 0
-        self._save({"queue": [], "last_sent": now.isoformat()})
-        logger.info("%s: digest of %d alerts sent", self.name, len(queue))
-        return len(queue)
+        sent = {(q["alert_id"], q["seq"]) for q in due}
+        self._save({"queue": [q for q in state["queue"] if (q["alert_id"], q["seq"]) not in sent],
+                    "last_sent": now.isoformat(), "retry_after": None})
+        logger.info("%s: digest of %d alerts sent", self.name, len(due))
+        return len(due)

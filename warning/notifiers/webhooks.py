@@ -182,7 +182,7 @@ class WebhookNotifier(Notifier):
         return [{"event": "digest", "title": title, "lines": lines}]
 
     def _text_chunks(self, title: str, lines: list[str]) -> list[str]:
-        budget, chunks, current = self.max_bytes - 200, [], [f"**{title}**"]
+        budget, chunks, current = max(self.max_bytes - 200, 200), [], [f"**{title}**"]
         for line in lines:
             if len("\n".join([*current, line]).encode()) > budget and len(current) > 1:
                 chunks.append("\n".join(current))
@@ -198,14 +198,14 @@ class WebhookNotifier(Notifier):
         lines = [f"**{line[2:]}**" if line.startswith("# ") else
                  f"**{line[3:]}**" if line.startswith("## ") else
                  _link_line(line) if line.startswith("  链接：<") else line for line in lines]
-        budget = self.max_bytes - 40                # room for the (i/n) mark
+        budget = max(self.max_bytes - 40, 100)      # room for the (i/n) mark; never too small to advance
         chunks: list[str] = []
         current: list[str] = []
         size = 0
         for line in lines:
             pieces = []
             while len(line.encode()) > budget:      # one very long line: cut it by bytes
-                head = line.encode()[:budget].decode("utf-8", "ignore")
+                head = line.encode()[:budget].decode("utf-8", "ignore") or line[0]
                 pieces.append(head)
                 line = line[len(head):]
             pieces.append(line)

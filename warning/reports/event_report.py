@@ -16,6 +16,7 @@ import dataclasses
 import io
 import logging
 import os
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -43,6 +44,9 @@ FONTS = {"title": ["方正小标宋简体", "FZXiaoBiaoSong-B05S", "华文中宋
          "subheading": ["楷体_GB2312", "楷体", "KaiTi", "STKaiti", "Noto Serif CJK SC", "serif"]}
 CJK_CHART_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei",
                    "PingFang SC"]
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class ReportError(LookupError):
@@ -363,6 +367,7 @@ def render_docx(report: EventReport) -> bytes:
             fonts.set(qn(attr), name)
 
     def paragraph(text: str, role: str = "body", size: float = 16, align=None, indent: bool = True, bold=False):
+        text = _XML_INVALID.sub("", text)           # post text may carry control characters XML refuses
         p = doc.add_paragraph()
         p.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
         p.paragraph_format.line_spacing = Pt(29)
@@ -377,7 +382,7 @@ def render_docx(report: EventReport) -> bytes:
         p = paragraph(bullet + c.text)
         refs = [ref for ref in c.posts if ref.get("url")]
         if refs:
-            run = p.add_run("（来源：" + "；".join(f"{r['label']} {r['url']}" for r in refs) + "）")
+            run = p.add_run(_XML_INVALID.sub("", "（来源：" + "；".join(f"{r['label']} {r['url']}" for r in refs) + "）"))
             font(run, "body", 12, colour=RGBColor(0x44, 0x50, 0x5C))
 
     if report.office_name:

@@ -87,9 +87,10 @@ def response_metrics(alerts: Iterable[Alert], agencies: AgenciesFile, start: dat
         if ack is not None:
             row.acknowledged += 1
             acks[owner].append(ack)
-        if alert.status in ("resolved", "false_positive") and done is not None:
+        if alert.status in ("resolved", "false_positive"):
             row.resolved += 1
-            dones[owner].append(done)
+            if done is not None:        # closed before the lifecycle kept a record: no time to measure
+                dones[owner].append(done)
         else:
             row.open += 1
         if alert.status == FALSE_POSITIVE:

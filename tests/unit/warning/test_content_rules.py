@@ -94,9 +94,10 @@ def test_sensitive_terms_escalate_and_end_through_the_engine():
                              platform="news", engagement=2000)])
     [second] = eng.evaluate(NOW + timedelta(hours=1))
     assert second.kind == "escalated" and AlertLevel.parse(second.alert.level).rank > AlertLevel.blue.rank
-    assert [c.kind for c in eng.evaluate(NOW + timedelta(hours=5))] == ["updated"]   # still inside the window
+    # still inside the window (its 红 acknowledge deadline has passed: overdue is the lifecycle's, not the rule's)
+    assert [c.kind for c in eng.evaluate(NOW + timedelta(hours=5)) if c.kind != "overdue"] == ["updated"]
     changes = eng.evaluate(NOW + timedelta(hours=10))
-    assert [c.kind for c in changes] == ["ended"]
+    assert [c.kind for c in changes if c.kind != "overdue"] == ["ended"]
 
 
 def test_influencer_asks_the_store_for_big_accounts_not_the_most_engaged_posts():

@@ -22,7 +22,7 @@ from warning_support import T0, RecordingStore, make_post
 from test_lifecycle import AGENCIES, TOPICS, raised
 from test_notifiers import smtp_server  # noqa: F401 - the real SMTP server fixture
 
-HOSTILE = '<script>alert("x")</script><img src=x onerror="steal()">化工厂排污，电话13812345678'
+HOSTILE = '<script>alert("x")</script><img src=x onerror="steal()">化工厂\x01排污\x1b，电话13812345678'
 SECTIONS = ("一、事件概况", "二、发展脉络", "三、传播态势", "四、首发与关键传播节点", "五、主要观点", "六、处置情况",
             "七、处置建议")
 

@@ -107,6 +107,10 @@ def test_who_may_act_the_owner_the_agencies_above_the_assignee_and_admins(store)
             desk.act("spike.a", "ack", user, T0)
     with pytest.raises(PermissionDenied, match="unknown user"):
         desk.act("spike.a", "ack", "mallory", T0)
+    with pytest.raises(PermissionDenied, match="act as a person"):
+        desk.act("spike.a", "ack", "system", T0)
+    with pytest.raises(LifecycleError, match="at most 24 h"):
+        desk.act("spike.a", "silence", "hjj_duty", T0, until=T0 + timedelta(days=3), note="放假")
     assert store.get_alert("spike.a").status == "new"
     assert desk.act("spike.a", "comment", "zbs_duty", T0, note="总值班室已关注").status == "new"   # the parent
     assert desk.act("spike.a", "ack", "admin", T0).status == "acknowledged"
@@ -220,3 +224,33 @@ def test_directory_validation_names_the_problem():
                                      "deadlines": {lv: {"acknowledge": "5h", "resolve": "1h"} for lv in "蓝黄橙红"}})
     with pytest.raises(ValueError, match="route: false"):
         AgenciesFile.model_validate({"default_agency": "a", "agencies": [{"id": "a", "name": "A", "route": False}]})
+
+
+def test_a_never_acknowledged_alert_is_reported_for_both_deadlines(store):
+    raised(store, level="橙")                                  # acknowledge 2h, resolve 24h
+    engine = quiet_engine(store, Recorder())
+    for hours_ in (3, 25, 26):
+        engine.evaluate(T0 + timedelta(hours=hours_))
+    overdue = [e["deadline"] for e in store.get_alert("spike.a").history if e["event"] == "overdue"]
+    assert overdue == ["acknowledge", "resolve"]
+
+
+def test_a_channel_added_later_is_not_told_of_old_alerts(store):
+    raised(store, level="橙", at=T0 - timedelta(days=30), aid="old")
+    quiet_engine(store, Recorder("first")).evaluate(T0 - timedelta(days=30))
+    newcomer = Recorder("robot")
+    raised(store, level="黄", aid="fresh", at=T0)
+    quiet_engine(store, Recorder("first"), newcomer).evaluate(T0 + timedelta(minutes=1))
+    assert ("fresh", "new") in newcomer.sent
+    # the month-old alert's raise is not news to the newcomer; only its change of today (overdue) is
+    assert [k for a, k in newcomer.sent if a == "old"] == ["overdue"]
+
+
+def test_an_overdue_alert_still_firing_is_told_in_the_same_evaluation(store):
+    recorder = Recorder()
+    seed_incident(store)
+    engine = WarningEngine(store, RulesFile.model_validate({"rules": [SPIKE]}), AGENCIES, TOPICS, [recorder])
+    changes = [c for _, c in run(engine, 48, 56)]
+    overdue = [c for c in changes if c.kind == "overdue"]
+    assert overdue, "the burst's alert outlives its acknowledge deadline while still firing"
+    assert any(k == "overdue" for _, k in recorder.sent)

@@ -45,7 +45,7 @@ def engine(store, *notifiers):
 
 def test_filters_by_topic_region_scheme_and_level():
     channel = SubscriberChannel(subscriber(topics=["环境保护"], region_codes=["3604"], schemes=["本辖区"],
-                                           min_level="橙"), [Channel()])
+                                           min_level="橙"), Channel())
     lianxi = Region(province="江西省", city="九江市", city_code="3604", district="濂溪区", district_code="360402")
     alert = Alert(id="a", rule="r", rule_type="volume_spike", level="橙", title="t", topic="环境保护", region=lianxi,
                   schemes=["本辖区"], window_start=NIGHT, window_end=NIGHT)
@@ -66,7 +66,7 @@ def test_quiet_hours_hold_back_lower_levels_until_morning_and_let_red_through():
     store = RecordingStore()
     leaders = Channel()
     channel = SubscriberChannel(subscriber(quiet_hours={"start": "22:00", "end": "07:00", "min_level": "红"}),
-                                [leaders])
+                                leaders)
     eng = engine(store, channel)
     raised(store, level="黄", aid="yellow", at=NIGHT)
     raised(store, level="红", aid="red", at=NIGHT)
@@ -85,7 +85,7 @@ def test_quiet_hours_hold_back_lower_levels_until_morning_and_let_red_through():
 def test_digest_sends_one_message_per_period_and_survives_a_restart():
     store = RecordingStore()
     leaders = Channel()
-    channel = SubscriberChannel(subscriber(digest_minutes=30), [leaders])
+    channel = SubscriberChannel(subscriber(digest_minutes=30), leaders)
     raised(store, level="黄", aid="a0", at=NIGHT)
     engine(store, channel).evaluate(NIGHT)
     assert leaders.sent == [] and len(leaders.texts) == 1 and "1条" in leaders.texts[0][0]
@@ -94,7 +94,7 @@ def test_digest_sends_one_message_per_period_and_survives_a_restart():
         engine(store, channel).evaluate(NIGHT + timedelta(minutes=minutes))
     # a restart: new channel objects over the same store
     leaders_again = Channel()
-    channel_again = SubscriberChannel(subscriber(digest_minutes=30), [leaders_again])
+    channel_again = SubscriberChannel(subscriber(digest_minutes=30), leaders_again)
     engine(store, channel_again).evaluate(NIGHT + timedelta(minutes=20))
     assert leaders_again.texts == []
     engine(store, channel_again).evaluate(NIGHT + timedelta(minutes=31))
@@ -132,4 +132,43 @@ def test_subscriber_configuration_is_checked(tmp_path):
     with pytest.raises(ValueError, match="must receive somewhere"):
         Subscriber.model_validate({"id": "x", "name": "X"})
     built = build([{"id": "x", "name": "X", "notifiers": ["leaders"]}], [{**webhook, "subscribers_only": True}])
-    assert [n.name for n in built] == ["subscriber.x"], "a subscribers_only channel sends nothing on its own"
+    assert [n.name for n in built] == ["subscriber.x.leaders"], "a subscribers_only channel sends nothing on its own"
+
+
+class Failing(Channel):
+    def send(self, alert, change):
+        raise RuntimeError("robot down")
+
+    def send_text(self, title, lines):
+        raise RuntimeError("robot down")
+
+
+def test_one_failing_destination_never_makes_another_send_twice():
+    store = RecordingStore()
+    good, bad = Channel("good"), Failing("bad")
+    sub = subscriber(notifiers=["good", "bad"])
+    eng = engine(store, SubscriberChannel(sub, good), SubscriberChannel(sub, bad))
+    raised(store, level="黄", aid="a0", at=NIGHT)
+    for minutes in range(6):
+        eng.evaluate(NIGHT + timedelta(minutes=minutes))
+    assert good.sent == [("a0", "new")]
+
+
+def test_a_failed_digest_waits_a_period_and_quiet_hours_hold_its_lower_items():
+    store = RecordingStore()
+    robot = Failing("robot")
+    sub = subscriber(digest_minutes=30, quiet_hours={"start": "22:00", "end": "07:00", "min_level": "红"})
+    channel = SubscriberChannel(sub, robot)
+    raised(store, level="黄", aid="yellow", at=NIGHT - timedelta(hours=2))      # 21:00, before the window
+    engine(store, channel).evaluate(NIGHT - timedelta(hours=2))                  # tried, failed
+    attempts = []
+    robot.send_text = lambda title, lines: attempts.append(lines)
+    engine(store, channel).evaluate(NIGHT - timedelta(hours=2, minutes=-10))    # 21:10: waits for the retry
+    assert attempts == []
+    engine(store, channel).evaluate(NIGHT)                                       # 23:00: quiet, 黄 held
+    assert attempts == []
+    raised(store, level="红", aid="red", at=NIGHT + timedelta(minutes=5))
+    engine(store, channel).evaluate(NIGHT + timedelta(minutes=5))
+    assert len(attempts) == 1 and [line.endswith("（red）") for line in attempts[0]] == [True]
+    engine(store, channel).evaluate(NIGHT.replace(hour=7, minute=30) + timedelta(days=1))
+    assert len(attempts) == 2 and attempts[1][0].endswith("（yellow）")

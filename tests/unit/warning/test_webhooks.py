@@ -235,3 +235,28 @@ def test_a_receiver_that_always_fails_ends_in_a_dead_letter_that_can_be_resent(r
     assert len(receiver.accepted) == 1, "resent once; nothing more is owed"
     with pytest.raises(KeyError, match="no dead letter"):
         DeadLetters(store).resend(letter.id, [channel], T0)
+
+
+def test_a_later_success_retires_the_dead_letter(receivers):
+    receiver = receivers("webhook", always_fail=True)
+    store = RecordingStore()
+    channel = notifier("webhook", receiver, retries=0)
+    engine = WarningEngine(store, RulesFile.model_validate({"rules": [SPIKE]}), AGENCIES, TOPICS, [channel],
+                           max_notify_attempts=2)
+    alert = make_alert(first_seen=T0, last_seen=T0, window_start=T0 - timedelta(hours=1), window_end=T0, level="橙")
+    record(alert, "raised", T0, level=alert.level)
+    engine.desk.on_raised(alert, T0)
+    store.upsert_alert(alert)
+    engine.evaluate(T0)
+    engine.evaluate(T0 + timedelta(minutes=1))
+    assert len(DeadLetters(store).list()) == 1
+    receiver.always_fail = False
+    engine.evaluate(T0 + timedelta(hours=3))                 # overdue: a new change, delivered
+    assert receiver.accepted and DeadLetters(store).list() == []
+
+
+def test_tiny_size_limits_still_split_and_end(receivers):
+    receiver = receivers("wecom")
+    alert = make_alert(examples=3, title="环境保护类信息量激增" * 4)
+    WeComNotifier("robot", receiver.url, max_bytes=200, backoff=0).send(alert, AlertChange(alert, "new"))
+    assert receiver.accepted and all(len(p["markdown"]["content"].encode()) <= 4096 for p in receiver.accepted)
