@@ -73,9 +73,10 @@ class WarningEngine:
             else:                                        # pending and retried notifications included
                 self._notify(change.alert, now)
         try:
-            overdue = {a.id for a in self.desk.sweep(now)}
             # every alert still being handled: overdue reports, a person's reopening, earlier failures
-            for alert in self.store.list_alerts(statuses=ACTIVE_STATUSES, limit=5000):
+            active = self.store.list_alerts(statuses=ACTIVE_STATUSES, limit=5000)
+            overdue = {a.id for a in self.desk.sweep(now, alerts=active)}
+            for alert in active:
                 if alert.id in seen and alert.id not in overdue:
                     continue
                 if alert.id in overdue:

@@ -258,11 +258,14 @@ class AlertDesk:
             record(alert, REPORTED, now, by=SYSTEM, to=parents[0], reason="red", level=alert.level)
             logger.info("red alert %s reported to %s", alert.id, parents[0])
 
-    def sweep(self, now: datetime, limit: int = 5000) -> list[Alert]:
+    def sweep(self, now: datetime, limit: int = 5000, alerts: list[Alert] | None = None) -> list[Alert]:
         """Mark alerts past a deadline overdue (once per deadline) and report each to the next agency
-        up; silenced alerts wait until their silence ends. Returns the alerts changed (stored)."""
+        up; silenced alerts wait until their silence ends. `alerts`: the active alerts when the caller
+        has read them already (they are updated in place). Returns the alerts changed (stored)."""
         changed = []
-        for alert in self.store.list_alerts(statuses=ACTIVE_STATUSES, limit=limit):
+        if alerts is None:
+            alerts = self.store.list_alerts(statuses=ACTIVE_STATUSES, limit=limit)
+        for alert in alerts:
             if alert.silenced_until is not None and now < alert.silenced_until:
                 continue
             marked = False
