@@ -243,10 +243,6 @@ class AlertStatus(str, Enum):
     resolved = "resolved"              # 已办结, with a note
     false_positive = "false_positive"  # 误报, with a note
 
-    @property
-    def terminal(self) -> bool:
-        return self in (AlertStatus.resolved, AlertStatus.false_positive)
-
 
 # Statuses written before the lifecycle existed, read as today's.
 LEGACY_STATUSES = {"open": AlertStatus.new.value, "closed": AlertStatus.resolved.value}
@@ -368,10 +364,6 @@ class Alert(_Model):
     @property
     def level_enum(self) -> AlertLevel:
         return AlertLevel.parse(self.level)
-
-    @property
-    def status_enum(self) -> AlertStatus:
-        return AlertStatus(self.status)
 
 
 class Event(_Model):

@@ -49,6 +49,7 @@ class WarningEngine:
         self.book = AlertBook(store)
         self.desk = AlertDesk(store, agencies)   # deadlines, reopening, 直报 and overdue reporting
         self.dead_letters = DeadLetters(store)
+        self._channel_since: dict[str, datetime] = {}   # notifier → owes changes from then on (_register_channels)
         self.notifiers = list(notifiers)
         for notifier in self.notifiers:
             notifier.bind(store)
@@ -155,7 +156,7 @@ class WarningEngine:
         touched = False
         for notifier in self.notifiers:
             kind = pending_notification(alert, notifier.name, self.max_notify_attempts,
-                                        since=getattr(self, "_channel_since", {}).get(notifier.name))
+                                        since=self._channel_since.get(notifier.name))
             if kind is None or not notifier.accepts(alert) or not notifier.ready(alert, now):
                 continue
             previous = _previous_level(alert) if kind == "escalated" else None
@@ -166,7 +167,7 @@ class WarningEngine:
                 record(alert, NOTIFY_FAILED, now, notifier=notifier.name, level=alert.level, change=kind,
                        error=str(exc)[:500])
                 if pending_notification(alert, notifier.name, self.max_notify_attempts,
-                                        since=getattr(self, "_channel_since", {}).get(notifier.name)) is None:
+                                        since=self._channel_since.get(notifier.name)) is None:
                     # that was the last attempt: keep it for an operator (`yuqing notify dead-letters`)
                     letter = self.dead_letters.add(alert, notifier.name, kind, str(exc), self.max_notify_attempts, now)
                     record(alert, DEAD_LETTERED, now, notifier=notifier.name, change=kind, dead_letter=letter.id)

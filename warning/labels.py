@@ -15,7 +15,7 @@ LEVEL_COLOURS = {"蓝": "#1f6fd1", "黄": "#d4a106", "橙": "#e8710a", "红": "#
 LEVEL_NAMES = {"蓝": "蓝色预警", "黄": "黄色预警", "橙": "橙色预警", "红": "红色预警"}
 
 STATUS_LABELS = {"new": "待签收", "acknowledged": "已签收", "handling": "处置中", "resolved": "已办结",
-                 "false_positive": "误报", "open": "待签收", "closed": "已办结"}
+                 "false_positive": "误报"}
 
 CHANGE_LABELS = {"new": "新预警", "escalated": "预警升级", "updated": "预警更新", "ended": "预警平息",
                  "reopened": "重新打开", "overdue": "逾期未处置", "reported": "直报上级"}

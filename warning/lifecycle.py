@@ -36,7 +36,6 @@ SYSTEM = "system"
 ACKNOWLEDGED, HANDLING, RESOLVED, FALSE_POSITIVE = "acknowledged", "handling", "resolved", "false_positive"
 REOPENED, ASSIGNED, COMMENTED, SILENCED = "reopened", "assigned", "commented", "silenced"
 OVERDUE, REPORTED = "overdue", "reported"
-ACTION_EVENTS = (ACKNOWLEDGED, HANDLING, RESOLVED, FALSE_POSITIVE, REOPENED, ASSIGNED, COMMENTED, SILENCED)
 
 NEW, ACK, HANDLE, DONE, FALSE = (AlertStatus.new.value, AlertStatus.acknowledged.value, AlertStatus.handling.value,
                                  AlertStatus.resolved.value, AlertStatus.false_positive.value)
@@ -81,7 +80,7 @@ class Directory:
         self.agencies = agencies
 
     def known(self, user: str) -> bool:
-        return user == SYSTEM or user in self.agencies.users
+        return user in self.agencies.users
 
     def is_admin(self, user: str) -> bool:
         return user in self.agencies.admins
@@ -92,7 +91,7 @@ class Directory:
         return [agency, *self.agencies.ancestors(agency)]
 
     def can_act(self, user: str, alert: Alert) -> bool:
-        if user == SYSTEM or self.is_admin(user) or (alert.assignee is not None and alert.assignee == user):
+        if self.is_admin(user) or (alert.assignee is not None and alert.assignee == user):
             return True
         return bool(set(self.agencies.agencies_of(user)) & set(self.owners(alert)))
 
@@ -143,14 +142,8 @@ def overdue_kinds(alert: Alert, now: datetime) -> list[str]:
     return kinds
 
 
-def overdue_kind(alert: Alert, now: datetime) -> str | None:
-    """The first deadline that has passed (see overdue_kinds), or None."""
-    kinds = overdue_kinds(alert, now)
-    return kinds[0] if kinds else None
-
-
 def is_overdue(alert: Alert, now: datetime) -> bool:
-    return overdue_kind(alert, now) is not None
+    return bool(overdue_kinds(alert, now))
 
 
 # --- the desk -------------------------------------------------------------
@@ -286,10 +279,6 @@ class AlertDesk:
                 self.store.upsert_alert(alert)
                 changed.append(alert)
         return changed
-
-
-def overdue_alerts(alerts: Iterable[Alert], now: datetime) -> list[Alert]:
-    return [a for a in alerts if is_overdue(a, now)]
 
 
 def first_action_at(alert: Alert, events: tuple[str, ...]) -> datetime | None:

@@ -71,6 +71,7 @@ class App:
         self._lock = threading.RLock()  # enrichment and warnings share the store and models
         self._children: set[subprocess.Popen] = set()
         self._children_lock = threading.Lock()
+        self._reports_written: set[str] = set()   # 专报 made for a 红 mail during the current evaluation
         self._stopping = threading.Event()   # set once shutdown began: a crawl ending now was cancelled
 
     def stop_children(self, grace_s: float = 20.0) -> None:
@@ -225,11 +226,11 @@ class App:
         return notifiers
 
     def _report_attachment(self, alert) -> tuple[str, bytes]:
-        from warning.reports.event_report import EventReportBuilder, render_docx
-        report = EventReportBuilder(self.store, self.settings.agencies, self.settings.topics,
-                                    office_name=self.settings.app.office_name, tz=self.settings.tz).build(
-            alert.id, self.settings.now())
-        return f"专报-{alert.id}.docx", render_docx(report)
+        """The 红 alert's 专报, written to output_dir/reports as every 橙/红 one is, and attached; the
+        evaluation's own pass (_special_reports) then leaves this alert alone."""
+        paths = self.write_event_report(alert.id)
+        self._reports_written.add(alert.id)
+        return f"专报-{alert.id}.docx", next(p for p in paths if p.suffix == ".docx").read_bytes()
 
     def write_event_report(self, subject: str, formats=("html", "docx"), out_dir: Path | None = None) -> list[Path]:
         """The 专报 of an alert or event (warning.reports.event_report) into out_dir (default output_dir/reports)."""
@@ -480,8 +481,10 @@ class App:
     def _special_reports(self, changes) -> None:
         """A 专报 for each alert raised or escalated to 橙 or 红 (output_dir/reports); a report that
         cannot be made is logged, never a failed evaluation."""
+        written, self._reports_written = self._reports_written, set()
         for change in changes:
-            if change.kind in ("new", "escalated") and change.alert.level in ("橙", "红"):
+            if change.kind in ("new", "escalated") and change.alert.level in ("橙", "红") \
+                    and change.alert.id not in written:
                 try:
                     self.write_event_report(change.alert.id)
                 except Exception as exc:  # noqa: BLE001

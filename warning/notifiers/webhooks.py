@@ -64,6 +64,31 @@ def _link_line(line: str) -> str:
     return f"  [原文链接]({url})"
 
 
+def split_lines(lines: list[str], budget: int) -> list[str]:
+    """Lines packed into chunks of at most `budget` UTF-8 bytes, cut at line ends; a longer line is cut
+    by bytes (at a character boundary, at least one character a piece). Nothing is dropped."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        pieces = []
+        while len(line.encode()) > budget:
+            head = line.encode()[:budget].decode("utf-8", "ignore") or line[0]
+            pieces.append(head)
+            line = line[len(head):]
+        pieces.append(line)
+        for piece in pieces:
+            n = len(piece.encode()) + 1
+            if current and size + n > budget:
+                chunks.append("\n".join(current).strip("\n"))
+                current, size = [], 0
+            current.append(piece)
+            size += n
+    if "\n".join(current).strip():
+        chunks.append("\n".join(current).strip("\n"))
+    return chunks
+
+
 class WebhookOptions(StrictModel):
     url: str | None = Field(default=None, description="robot URL (tokens in it are secrets: prefer url_env)")
     url_env: str | None = Field(default=None, description="environment variable holding the URL")
@@ -182,42 +207,18 @@ class WebhookNotifier(Notifier):
         return [{"event": "digest", "title": title, "lines": lines}]
 
     def _text_chunks(self, title: str, lines: list[str]) -> list[str]:
-        budget, chunks, current = max(self.max_bytes - 200, 200), [], [f"**{title}**"]
-        for line in lines:
-            if len("\n".join([*current, line]).encode()) > budget and len(current) > 1:
-                chunks.append("\n".join(current))
-                current = [f"**{title}**"]
-            current.append(line)
-        chunks.append("\n".join(current))
-        return chunks
+        return [f"**{title}**\n{chunk}" for chunk in split_lines(lines, max(self.max_bytes - 200, 200))]
 
     # --- text for the chat robots ---------------------------------------------------------
-    def markdown_chunks(self, alert: Alert, change: AlertChange) -> list[str]:
-        """The alert as chat Markdown (post text escaped), cut at line ends under max_bytes, numbered."""
+    def markdown_chunks(self, alert: Alert, change: AlertChange, reserve: int = 0) -> list[str]:
+        """The alert as chat Markdown (post text escaped), cut at line ends under max_bytes less `reserve`,
+        numbered."""
         lines = alert_lines(alert, change, self.tz, chat_escape)
         lines = [f"**{line[2:]}**" if line.startswith("# ") else
                  f"**{line[3:]}**" if line.startswith("## ") else
                  _link_line(line) if line.startswith("  链接：<") else line for line in lines]
-        budget = max(self.max_bytes - 40, 100)      # room for the (i/n) mark; never too small to advance
-        chunks: list[str] = []
-        current: list[str] = []
-        size = 0
-        for line in lines:
-            pieces = []
-            while len(line.encode()) > budget:      # one very long line: cut it by bytes
-                head = line.encode()[:budget].decode("utf-8", "ignore") or line[0]
-                pieces.append(head)
-                line = line[len(head):]
-            pieces.append(line)
-            for piece in pieces:
-                n = len(piece.encode()) + 1
-                if current and size + n > budget:
-                    chunks.append("\n".join(current).strip("\n"))
-                    current, size = [], 0
-                current.append(piece)
-                size += n
-        if "\n".join(current).strip():
-            chunks.append("\n".join(current).strip("\n"))
+        # room for the (i/n) mark and what the platform puts before the first part; never too small to advance
+        chunks = split_lines(lines, max(self.max_bytes - 40 - reserve, 100))
         if len(chunks) > 1:
             chunks = [f"{chunk}\n\n（{i}/{len(chunks)}）" for i, chunk in enumerate(chunks, 1)]
         return chunks
@@ -260,17 +261,10 @@ class WeComNotifier(WebhookNotifier):
 
     def payloads(self, alert: Alert, change: AlertChange) -> list[dict[str, Any]]:
         colour = "warning" if alert.level in ("橙", "红") else "info"
-        chunks = self.markdown_chunks(alert, change)
-        chunks[0] = f'<font color="{colour}">{self.title(alert, change)}</font>\n' + chunks[0]
+        head = f'<font color="{colour}">{self.title(alert, change)}</font>\n'
+        chunks = self.markdown_chunks(alert, change, reserve=len(head.encode()))
+        chunks[0] = head + chunks[0]
         return [{"msgtype": "markdown", "markdown": {"content": chunk}} for chunk in chunks]
-
-    def markdown_chunks(self, alert: Alert, change: AlertChange) -> list[str]:
-        # leave room for the coloured title line the first message starts with
-        saved, self.max_bytes = self.max_bytes, self.max_bytes - len(self.title(alert, change).encode()) - 40
-        try:
-            return super().markdown_chunks(alert, change)
-        finally:
-            self.max_bytes = saved
 
     def request(self, payload: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
         return self.url, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(payload, ensure_ascii=False).encode()

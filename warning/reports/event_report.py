@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import io
 import logging
 import os
@@ -107,6 +108,7 @@ def _scope(store: Store, subject: str) -> tuple[Alert | None, Event | None, Post
 
 
 # --- charts -----------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def chart_font() -> str | None:
     """The first CJK font matplotlib can find here (Debian's fonts-noto-cjk in CI), or None."""
     from matplotlib import font_manager

@@ -10,7 +10,7 @@ from index.schema import Alert
 from warning.alerts import AlertChange, record
 from warning.config import AgenciesFile
 from warning.engine import WarningEngine
-from warning.lifecycle import AlertDesk, LifecycleError, PermissionDenied, overdue_kind, response_times
+from warning.lifecycle import AlertDesk, LifecycleError, PermissionDenied, overdue_kinds, response_times
 from warning.notifiers import NotificationError, Notifier
 from warning_support import LIANXI, T0, RecordingStore
 from yuqing.config import RulesFile, TopicsFile, load_model
@@ -137,7 +137,7 @@ def test_overdue_is_reported_up_once_per_deadline_in_simulated_time(store):
     engine.evaluate(T0 + timedelta(minutes=1))
     assert recorder.sent == [("spike.a", "new")]
     engine.evaluate(T0 + timedelta(hours=2))                  # exactly on time is not late
-    assert overdue_kind(store.get_alert("spike.a"), T0 + timedelta(hours=2)) is None
+    assert overdue_kinds(store.get_alert("spike.a"), T0 + timedelta(hours=2)) == []
     changes = engine.evaluate(T0 + timedelta(hours=2, minutes=10))
     assert [(c.alert.id, c.kind) for c in changes] == [("spike.a", "overdue")]
     got = store.get_alert("spike.a")

@@ -164,6 +164,18 @@ def make_alert(examples: int = 2, **overrides) -> Alert:
     return Alert(**(fields | overrides))
 
 
+def raised_with(channel, *, max_notify_attempts: int, **fields):
+    """A store holding one alert raised at T0 (deadlines set) and an engine notifying through `channel`."""
+    store = RecordingStore()
+    engine = WarningEngine(store, RulesFile.model_validate({"rules": [SPIKE]}), AGENCIES, TOPICS, [channel],
+                           max_notify_attempts=max_notify_attempts)
+    alert = make_alert(first_seen=T0, last_seen=T0, window_start=T0 - timedelta(hours=1), window_end=T0, **fields)
+    record(alert, "raised", T0, level=alert.level)
+    engine.desk.on_raised(alert, T0)
+    store.upsert_alert(alert)
+    return store, engine, alert
+
+
 @pytest.mark.parametrize("platform", ["dingtalk", "wecom", "feishu", "webhook"])
 def test_each_platform_accepts_the_signed_message_and_post_text_stays_inert(receivers, platform):
     receiver = receivers(platform)
@@ -209,14 +221,8 @@ def test_a_receiver_that_fails_twice_then_accepts_gets_the_message_once(receiver
 
 def test_a_receiver_that_always_fails_ends_in_a_dead_letter_that_can_be_resent(receivers):
     receiver = receivers("dingtalk", always_fail=True)
-    store = RecordingStore()
     channel = notifier("dingtalk", receiver, retries=1)
-    engine = WarningEngine(store, RulesFile.model_validate({"rules": [SPIKE]}), AGENCIES, TOPICS, [channel],
-                           max_notify_attempts=3)
-    alert = make_alert(first_seen=T0, last_seen=T0, window_start=T0 - timedelta(hours=1), window_end=T0)
-    record(alert, "raised", T0, level=alert.level)
-    engine.desk.on_raised(alert, T0)
-    store.upsert_alert(alert)
+    store, engine, alert = raised_with(channel, max_notify_attempts=3)
     for minutes in range(5):
         engine.evaluate(T0 + timedelta(minutes=minutes))
     assert len(receiver.requests) == 3 * 2, "three attempts of two tries each, then no more"
@@ -239,14 +245,8 @@ def test_a_receiver_that_always_fails_ends_in_a_dead_letter_that_can_be_resent(r
 
 def test_a_later_success_retires_the_dead_letter(receivers):
     receiver = receivers("webhook", always_fail=True)
-    store = RecordingStore()
     channel = notifier("webhook", receiver, retries=0)
-    engine = WarningEngine(store, RulesFile.model_validate({"rules": [SPIKE]}), AGENCIES, TOPICS, [channel],
-                           max_notify_attempts=2)
-    alert = make_alert(first_seen=T0, last_seen=T0, window_start=T0 - timedelta(hours=1), window_end=T0, level="橙")
-    record(alert, "raised", T0, level=alert.level)
-    engine.desk.on_raised(alert, T0)
-    store.upsert_alert(alert)
+    store, engine, alert = raised_with(channel, max_notify_attempts=2, level="橙")
     engine.evaluate(T0)
     engine.evaluate(T0 + timedelta(minutes=1))
     assert len(DeadLetters(store).list()) == 1
