@@ -73,17 +73,40 @@ MAX_SILENCE = timedelta(hours=24)   # longer only by an admin: silence also hold
 STATUS_WORDS = {NEW: "待签收", ACK: "已签收", HANDLE: "处置中", DONE: "已办结", FALSE: "误报"}
 
 
-class Directory:
-    """agencies.yaml read as a directory: who is above whom, who belongs where, who may do what."""
+@dataclass(frozen=True)
+class Person:
+    """A workbench account as the directory sees it (the shell's accounts, `yuqing users`): admin,
+    analyst (sees every alert, acts only where assigned) or agency (a member of `agency`)."""
+    name: str
+    role: str
+    agency: str | None = None
 
-    def __init__(self, agencies: AgenciesFile):
+
+class Directory:
+    """agencies.yaml read as a directory: who is above whom, who belongs where, who may do what —
+    together with the workbench's accounts (`people`), which count as admins, analysts or members."""
+
+    def __init__(self, agencies: AgenciesFile, people: Iterable[Person] = ()):
         self.agencies = agencies
+        self.people = {p.name: p for p in people}
 
     def known(self, user: str) -> bool:
-        return user in self.agencies.users
+        return user in self.agencies.users or user in self.people
 
     def is_admin(self, user: str) -> bool:
-        return user in self.agencies.admins
+        person = self.people.get(user)
+        return user in self.agencies.admins or (person is not None and person.role == "admin")
+
+    def is_analyst(self, user: str) -> bool:
+        person = self.people.get(user)
+        return person is not None and person.role == "analyst"
+
+    def agencies_of(self, user: str) -> list[str]:
+        found = list(self.agencies.agencies_of(user))
+        person = self.people.get(user)
+        if person is not None and person.role == "agency" and person.agency and person.agency not in found:
+            found.append(person.agency)
+        return found
 
     def owners(self, alert: Alert) -> list[str]:
         """The owning agency and every agency above it (or the duty desk for an unrouted alert)."""
@@ -93,10 +116,11 @@ class Directory:
     def can_act(self, user: str, alert: Alert) -> bool:
         if self.is_admin(user) or (alert.assignee is not None and alert.assignee == user):
             return True
-        return bool(set(self.agencies.agencies_of(user)) & set(self.owners(alert)))
+        return bool(set(self.agencies_of(user)) & set(self.owners(alert)))
 
     def can_see(self, user: str, alert: Alert) -> bool:
-        return self.can_act(user, alert) or bool(set(self.agencies.agencies_of(user)) & set(alert.reported_to))
+        return (self.is_analyst(user) or self.can_act(user, alert)
+                or bool(set(self.agencies_of(user)) & set(alert.reported_to)))
 
     def visible(self, user: str, alerts: Iterable[Alert]) -> list[Alert]:
         return [a for a in alerts if self.can_see(user, a)]
@@ -150,10 +174,10 @@ def is_overdue(alert: Alert, now: datetime) -> bool:
 class AlertDesk:
     """Lifecycle actions on stored alerts, deadline checks and upward reporting."""
 
-    def __init__(self, store: Store, agencies: AgenciesFile):
+    def __init__(self, store: Store, agencies: AgenciesFile, people: Iterable[Person] = ()):
         self.store = store
         self.agencies = agencies
-        self.directory = Directory(agencies)
+        self.directory = Directory(agencies, people)
 
     def get(self, alert_id: str, user: str | None = None) -> Alert:
         alert = self.store.get_alert(alert_id)

@@ -7,6 +7,7 @@ problem that would make every scheduled run fail shows up before the first one.
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 
 from index.configbase import ConfigError
@@ -48,6 +49,14 @@ def preflight(settings: Settings) -> Preflight:
         result.checked.append(f"{len(notifiers)} notifiers")
     except ConfigError as exc:
         result.problems.append(str(exc))
+
+    if settings.app.web.enabled:
+        missing = [m for m in ("fastapi", "uvicorn", "multipart", "argon2") if importlib.util.find_spec(m) is None]
+        if missing:
+            result.problems.append(f"{settings.config_path}: web.enabled: the workbench needs {', '.join(missing)}; "
+                                   "install the web extra (pip install 'yuqing-sentinel[web]') or set enabled: false")
+        else:
+            result.checked.append(f"workbench on {settings.app.web.host}:{settings.app.web.port}")
 
     from nlp.enrich import models_dir_problems
     models_dir = settings.models_dir

@@ -416,7 +416,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.overdue:
         alerts = [a for a in alerts if is_overdue(a, now)]
     if args.as_user:
-        directory = Directory(settings.agencies)
+        directory = Directory(settings.agencies, app.people())
         try:
             directory.check_user(args.as_user)
         except PermissionDenied as exc:
@@ -694,6 +694,8 @@ def build_parser() -> argparse.ArgumentParser:
         register_nlp(sub)
     from index.elasticsearch.kibana import register as register_kibana
     register_kibana(sub)
+    from .web_cli import register as register_web
+    register_web(sub, with_config)
     return parser
 
 

@@ -30,7 +30,7 @@ __all__ = [
     "Agency", "AgenciesFile", "AppConfig", "ConfigError", "Contact", "CrawlContext", "DetailRules",
     "ElasticsearchSettings", "ListPageRules", "NlpSettings", "NotifierSettings", "RuleConfig", "RulesFile",
     "Schedule", "ScheduleSettings", "Settings", "Source", "SourcesFile", "SqliteSettings", "StoreSettings",
-    "TopicDef", "TopicsFile", "default_configs_dir", "expand_env", "load_model", "load_settings", "load_yaml",
+    "TopicDef", "TopicsFile", "WebSettings", "default_configs_dir", "expand_env", "load_model", "load_settings", "load_yaml",
 ]
 
 
@@ -38,6 +38,24 @@ class ScheduleSettings(StrictModel):
     enrich: Schedule = Field(default_factory=lambda: Schedule(interval_minutes=2))
     warning: Schedule = Field(default_factory=lambda: Schedule(interval_minutes=10))
     briefing: Schedule = Field(default_factory=lambda: Schedule(cron="30 7 * * *"))
+
+
+class WebSettings(StrictModel):
+    """The workbench and open API (yuqing.web): `yuqing serve`, and inside `yuqing run` when enabled."""
+    enabled: bool = Field(default=False, description="serve the workbench inside `yuqing run`")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8600, ge=1, le=65535)
+    accounts_db: str = Field(default="accounts.db", description="accounts, sessions and API tokens; "
+                                                                "relative to data_dir")
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        default="auto", description="auto: Secure cookies when the request came over HTTPS (behind a proxy, "
+                                    "uvicorn's --proxy-headers from forwarded_allow_ips)")
+    max_failures: int = Field(default=5, ge=1, le=100, description="wrong passwords in a row that lock an account")
+    lockout_minutes: float = Field(default=15, gt=0)
+    poll_seconds: int = Field(default=15, ge=2, le=600, description="how often the alert inbox asks for new alerts")
+    forwarded_allow_ips: str = Field(default="127.0.0.1", description="proxies whose X-Forwarded-* headers "
+                                                                      "are trusted")
 
 
 class AppConfig(StrictModel):
@@ -50,6 +68,7 @@ class AppConfig(StrictModel):
     nlp: NlpSettings = Field(default_factory=NlpSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
+    web: WebSettings = Field(default_factory=WebSettings)
     sources_file: str = "sources.yaml"
     topics_file: str = "topics.yaml"
     rules_file: str = "rules.yaml"

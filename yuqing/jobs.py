@@ -490,16 +490,29 @@ class App:
                 except Exception as exc:  # noqa: BLE001
                     log.warning("专报 not written", extra={"alert": change.alert.id, "error": str(exc)[:300]})
 
-    def alert_desk(self):
-        from warning.lifecycle import AlertDesk
-        return AlertDesk(self.store, self.settings.agencies)
+    @property
+    def accounts(self):
+        """The workbench's accounts (yuqing.accounts; data_dir/web.accounts_db)."""
+        from .accounts import Accounts
+        path = self.settings.path(self.settings.app.data_dir) / self.settings.app.web.accounts_db
+        return Accounts(path, known_agencies={a.id for a in self.settings.agencies.agencies})
 
-    def alert_action(self, alert_id: str, action: str, user: str, **options):
+    def people(self, extra=()) -> list:
+        """The directory's accounts: agencies.yaml's members and admins come from the file itself;
+        these are the workbench accounts (read only when the accounts file exists) and `extra`."""
+        accounts = self.accounts
+        return [*(accounts.people() if accounts.path.exists() else []), *extra]
+
+    def alert_desk(self, extra_people=()):
+        from warning.lifecycle import AlertDesk
+        return AlertDesk(self.store, self.settings.agencies, self.people(extra_people))
+
+    def alert_action(self, alert_id: str, action: str, user: str, *, extra_people=(), **options):
         """One lifecycle action (warning.lifecycle), under the warning evaluation's lock: an action and
         an evaluation never interleave on one alert, in this process or another."""
         from .locks import process_lock
         with self._lock, process_lock(self.lock_path("warning")):
-            return self.alert_desk().act(alert_id, action, user, self.settings.now(), **options)
+            return self.alert_desk(extra_people).act(alert_id, action, user, self.settings.now(), **options)
 
     def resend_dead_letter(self, letter_id: str):
         """Send a dead letter again through its channel as configured now (under the warning lock)."""
