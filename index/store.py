@@ -33,7 +33,9 @@ class PostQuery:
 
     Time ranges are half-open: start <= published_at < end.
     """
-    text: str | None = None                 # full-text query (words ANDed; "quoted phrase" allowed)
+    text: str | None = None                 # search query (index.querylang, docs/search.md): words ANDed, OR, NOT,
+                                            # -word, "phrase", (groups), field:value; bad syntax raises
+                                            # querylang.QuerySyntaxError (a ValueError) from search/count/…
     any_terms: tuple[str, ...] = ()         # and at least one of these terms: a one-word term matches as a bare
                                             # word of `text` does, a longer one as a "quoted phrase"
     start: datetime | None = None

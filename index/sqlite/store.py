@@ -45,6 +45,7 @@ from ..store import (
 )
 from .fts import CLOSE, OPEN, FtsQueryBuilder, render_snippet
 from .migrations import migrate
+from .querysql import SqlQueryCompiler, SqlText
 from .rows import TERM_KINDS, UPSERT_POST, PostIndexer, PreparedPost, epoch, load_alert, load_event, load_post, value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -134,6 +135,7 @@ class SQLiteStore(Store):
         self._segmenter = segmenter or get_segmenter(user_dicts)
         self._indexer = PostIndexer(self._segmenter)
         self._fts = FtsQueryBuilder(self._segmenter)
+        self._queries = SqlQueryCompiler(self._fts, FIELD_COLUMNS)
         self._open_lock = threading.RLock()
         self._write_lock = threading.Lock()
         self._conns: dict[int, tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = {}
@@ -368,11 +370,14 @@ class SQLiteStore(Store):
         if sort not in (*orders, "relevance"):
             raise ValueError(f"unknown sort {sort!r}; use relevance, newest, oldest or engagement")
         text = (query.text or "").strip()
-        match = self._fts.build(text) if text else None
-        where = self._where(query, text_in_join=True)
-        if where is None or (match is not None and match.expression is None):
+        match = self._queries.compile(text, join=True) if text else None
+        if text and match is None:
             return SearchResult(total=0)
-        if match is None:
+        where = self._where(query, text=match)
+        if where is None:
+            return SearchResult(total=0)
+        if match is None or match.match is None:
+            # No text, or text the ranked join cannot carry (an OR with a field, NOT alone): no bm25.
             order = orders.get(sort, orders["newest"])
             source, score = "FROM posts p", "0.0"
         else:
@@ -380,7 +385,7 @@ class SQLiteStore(Store):
             source = "FROM posts_fts JOIN posts p ON p.rid = posts_fts.rowid"
             score = f"-bm25(posts_fts, {_BM25_WEIGHTS})"
             where.clauses.insert(0, "posts_fts MATCH ?")
-            where.params.insert(0, match.expression)
+            where.params.insert(0, match.match)
         snippets: dict[int, tuple[str | None, str | None]] = {}
         with self._reading("search", snapshot=True) as conn:
             total = conn.execute(f"SELECT count(*) {source} WHERE {where.sql}", where.params).fetchone()[0]
@@ -389,13 +394,14 @@ class SQLiteStore(Store):
             rids = [r[0] for r in rows]
             marks = ", ".join("?" * len(rids))
             docs = dict(conn.execute(f"SELECT rid, doc FROM post_docs WHERE rid IN ({marks})", rids)) if rids else {}
-            if match is not None and rids:
+            if match is not None and match.highlight and rids:
                 # Snippets for the page only: computed in the ranked query they would cost every match.
+                # They mark the positive text only (match.highlight), never a NOT term.
                 for rid, body, title in conn.execute(
                         f"SELECT rowid, snippet(posts_fts, 1, ?, ?, '…', {_SNIPPET_TOKENS}), "
                         f"snippet(posts_fts, 0, ?, ?, '…', {_SNIPPET_TOKENS}) FROM posts_fts "
                         f"WHERE posts_fts MATCH ? AND rowid IN ({marks})",
-                        [OPEN, CLOSE, OPEN, CLOSE, match.expression, *rids]):
+                        [OPEN, CLOSE, OPEN, CLOSE, match.highlight, *rids]):
                     snippets[rid] = (body, title)
         hits = []
         for rid, hit_score in rows:
@@ -403,7 +409,7 @@ class SQLiteStore(Store):
             if post is None:
                 continue
             highlight = None
-            if match is not None:
+            if match is not None and match.surface:
                 body, title = snippets.get(rid, (None, None))
                 highlight = (render_snippet(body or "") or render_snippet(title or "")
                              or highlight_text(post.content, match.surface)
@@ -495,10 +501,12 @@ class SQLiteStore(Store):
             raise ValueError(f"unknown field {field!r}; use one of {', '.join(KEYWORD_FIELDS)} "
                              "(terms also accepts tokens, keywords, schemes)") from None
 
-    def _where(self, query: PostQuery, text_in_join: bool = False) -> _Where | None:
+    def _where(self, query: PostQuery, text: SqlText | None = None) -> _Where | None:
         """SQL conditions on posts `p` for a query; None when the query can match nothing.
 
-        With `text_in_join` the caller joins posts_fts and adds the MATCH itself.
+        `text`: the query's text already compiled by the caller, which joins posts_fts on
+        `text.match` itself; without it the text is compiled here (conditions only).
+        Raises index.querylang.QuerySyntaxError for text that cannot be read.
         """
         where = _Where()
         if query.start is not None:
@@ -530,12 +538,12 @@ class SQLiteStore(Store):
             where.add("p.verified = ?", int(query.verified))
         if query.enriched is not None:
             where.add("p.enriched = ?", int(query.enriched))
-        text = (query.text or "").strip()
-        if text and not text_in_join:
-            match = self._fts.build(text)
-            if match.expression is None:
+        if text is None and (query.text or "").strip():
+            text = self._queries.compile(query.text or "", join=False)
+            if text is None:
                 return None
-            where.add("p.rid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)", match.expression)
+        for clause, params in text.conditions if text is not None else ():
+            where.add(clause, *params)
         return where
 
     # --- alerts --------------------------------------------------------------------------

@@ -65,7 +65,10 @@ def test_query_builder_quotes_every_word_and_ands_them(segmenter: Segmenter):
     chunk = builder.build("九江暴雨").expression
     assert chunk == '("九江暴雨" OR ("九江" AND "暴雨"))'
     assert builder.build("爆炸案").expression == '("爆炸案" OR ("爆炸"))'
-    assert builder.build("AND ( * :").expression == '"AND"'
+    assert builder.build('"AND" ( * : )').expression == '{title body} : "AND"'   # quoted: text; "*", ":" hold nothing
+    assert builder.build("暴雨 OR 内涝 -积水").expression == '"暴雨" OR (("内涝") NOT ("积水"))'
+    assert builder.build("(暴雨 OR 内涝) 九江").expression == '("暴雨" OR "内涝") AND "九江"'
+    assert builder.build("title:暴雨").expression == '{title} : "暴雨"'
     nothing = builder.build("，。！")
     assert nothing.expression is None
 
