@@ -1,11 +1,14 @@
 """PostQuery → Elasticsearch query DSL.
 
-Search text follows the SQLite backend's rules so both backends find the same
-posts: bare words are ANDed, each cut by the index-side jieba; a word matches
-as itself or as all its dictionary sub-words in `content_seg` (word-level, so
-'市民' does not match inside '城市民生'); a "quoted phrase" matches consecutive
-characters of title or content (standard analyzer, CJK unigrams). User text is
-only ever used as term/phrase values, never parsed as query syntax.
+Search text (index.querylang: words, "phrases", AND/OR/NOT, groups, field:value)
+follows the SQLite backend's rules so both backends find the same posts: each
+bare word is cut by the index-side jieba; a word matches as itself or as all its
+dictionary sub-words in `content_seg` (word-level, so '市民' does not match inside
+'城市民生'); a "quoted phrase" matches consecutive characters of title or content
+(standard analyzer, CJK unigrams), title: ones of the title. The tree becomes bool
+queries: AND → must (scored text) / filter (fields, unscored) with its NOTs in
+must_not, OR → should with minimum_should_match 1. User text is only ever used as
+term/phrase values, never parsed by Elasticsearch as query syntax.
 """
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
+from .. import querylang
+from ..querylang import And, Field, Not, Or, Phrase, Term
 from ..schema import aware
-from ..segment import Segmenter, split_query
+from ..segment import Segmenter
 from ..store import KEYWORD_FIELDS, PostQuery
 
 # Store keyword field → document field.
@@ -54,39 +59,91 @@ def field_path(name: str, *, allow_terms: bool = False) -> str:
 @dataclass
 class TextMatch:
     """Search text as query clauses. `clauses` None: nothing searchable, match nothing."""
-    clauses: list[dict[str, Any]] | None
+    clauses: list[dict[str, Any]] | None                            # must (scored) or filter: all of them
     boosts: list[dict[str, Any]] = field(default_factory=list)     # scoring only
     highlight: list[str] = field(default_factory=list)             # strings to mark in title/content
+    filters: list[dict[str, Any]] = field(default_factory=list)    # field filters ANDed at the top: never scored
+    must_not: list[dict[str, Any]] = field(default_factory=list)   # NOT parts ANDed at the top
 
 
 class TextQueryBuilder:
     def __init__(self, segmenter: Segmenter):
         self.segmenter = segmenter
 
-    def build(self, text: str) -> TextMatch:
-        parsed = split_query(text)
+    def build(self, text: str, *, scored: bool = False) -> TextMatch:
+        """The query's parts ANDed at the top, split by role; raises querylang.QuerySyntaxError."""
+        node = querylang.prune(querylang.parse(text), self.searchable)
+        if node is None:
+            return TextMatch(None)
         clauses: list[dict[str, Any]] = []
+        filters: list[dict[str, Any]] = []
+        must_not: list[dict[str, Any]] = []
+        for part in querylang.conjuncts(node):
+            if isinstance(part, Not):
+                must_not.append(self.clause(part.child, scored))
+            elif isinstance(part, Field) and not part.is_text:
+                filters.append(self.clause(part, scored))
+            elif isinstance(part, Term):
+                clauses.extend(self._chunk(part.text))    # each word a clause of its own, as always
+            else:
+                clauses.append(self.clause(part, scored))
         boosts: list[dict[str, Any]] = []
         marks: list[str] = []
-        for phrase in dict.fromkeys(parsed.phrases):
-            words = self.segmenter.words(phrase)
-            if not words:
-                continue
-            spaced = " ".join(words)
-            clauses.append(self._phrase(spaced))
-            marks.append(spaced)
-        for chunk in dict.fromkeys(parsed.chunks):
-            words = self.segmenter.words(chunk)
-            if not words:
-                continue
-            for word in words:
-                clauses.append(self._word(word))
-                boosts.append({"match_phrase": {"title": {"query": word, "boost": TITLE_BOOST}}})
-                marks.append(word)
-                marks.extend(self.segmenter.pieces(word))
-        if not clauses:
-            return TextMatch(None)
-        return TextMatch(clauses, boosts, list(dict.fromkeys(marks)))
+        for leaf in querylang.positive_text(node):
+            words = self.segmenter.words(querylang.leaf_text(leaf))
+            if isinstance(leaf, Term):
+                for word in words:
+                    boosts.append({"match_phrase": {"title": {"query": word, "boost": TITLE_BOOST}}})
+                    marks.append(word)
+                    marks.extend(self.segmenter.pieces(word))
+            else:
+                marks.append(" ".join(words))
+        return TextMatch(clauses, list({repr(b): b for b in boosts}.values()), list(dict.fromkeys(marks)),
+                         filters, must_not)
+
+    def searchable(self, text: str) -> bool:
+        return bool(self.segmenter.words(text))
+
+    def clause(self, node: querylang.Node, scored: bool = False) -> dict[str, Any]:
+        """One query tree as one clause (pruned first: every text leaf holds a searchable word)."""
+        if isinstance(node, Term):
+            words = self._chunk(node.text)
+            return words[0] if len(words) == 1 else {"bool": {"must" if scored else "filter": words}}
+        if isinstance(node, Phrase):
+            return self._phrase(" ".join(self.segmenter.words(node.text)))
+        if isinstance(node, Field):
+            return self._field(node)
+        if isinstance(node, Not):
+            return {"bool": {"must_not": [self.clause(node.child, scored)]}}
+        if isinstance(node, Or):
+            return {"bool": {"should": [self.clause(c, scored) for c in node.children], "minimum_should_match": 1}}
+        assert isinstance(node, And)
+        body: dict[str, list[dict[str, Any]]] = {}
+        for child in node.children:
+            if isinstance(child, Not):
+                role, child = "must_not", child.child
+            elif scored and not (isinstance(child, Field) and not child.is_text):
+                role = "must"
+            else:
+                role = "filter"
+            body.setdefault(role, []).append(self.clause(child, scored))
+        return {"bool": body}
+
+    def _chunk(self, chunk: str) -> list[dict[str, Any]]:
+        return [self._word(w) for w in self.segmenter.words(chunk)]
+
+    def _field(self, node: Field) -> dict[str, Any]:
+        spec, value = node.spec, node.value
+        if spec.kind == "keyword":
+            return {"term": {FIELD_PATHS[spec.target]: value}}
+        if spec.kind == "region":
+            paths = (REGION_CODE_FIELDS if value.isascii() and value.isdigit()
+                     else ("region.province", "region.city", "region.district"))
+            return {"bool": {"should": [{"term": {p: value}} for p in paths], "minimum_should_match": 1}}
+        if spec.kind == "scheme":
+            return {"term": {"schemes": value}}
+        # title: the value's words, consecutive, in the title (as a phrase is in title or content)
+        return {"match_phrase": {"title": {"query": " ".join(self.segmenter.words(node.value))}}}
 
     def any_term(self, terms: tuple[str, ...]) -> dict[str, Any]:
         """At least one of the terms: one word as a bare word of the search text, more as a quoted phrase."""
@@ -167,9 +224,17 @@ class PostQueryBuilder:
         text = (query.text or "").strip()
         if not text:
             return ({"bool": {"filter": filters}} if filters else {"match_all": {}}), None
-        match = self.text.build(text)
+        match = self.text.build(text, scored=scored)
         if match.clauses is None:
             return MATCH_NONE, match
+        body: dict[str, Any] = {}
         if scored:
-            return {"bool": {"must": match.clauses, "should": match.boosts, "filter": filters}}, match
-        return {"bool": {"filter": [*filters, *match.clauses]}}, match
+            body = {"must": match.clauses, "should": match.boosts, "filter": [*filters, *match.filters]}
+            if match.boosts and not match.clauses:
+                body["minimum_should_match"] = 0     # boosts only score; without a must they would be required
+        else:
+            body = {"filter": [*filters, *match.filters, *match.clauses]}
+        if match.must_not:
+            body["must_not"] = match.must_not
+        # No positive text (fields, NOTs): nothing to rank or highlight, as a query without text.
+        return {"bool": {k: v for k, v in body.items() if v != []}}, (match if match.highlight else None)
