@@ -275,7 +275,7 @@ class Accounts:
             db.execute("DELETE FROM sessions WHERE id = ?", (_digest(sid),))
 
     # --- API tokens ----------------------------------------------------------
-    def add_token(self, name: str, *, agency: str | None, scopes: tuple[str, ...] = ("read",),
+    def add_token(self, name: str, *, agency: str | None = None, scopes: tuple[str, ...] = ("read",),
                   rate_per_minute: int = 60, expires_days: float | None = None) -> tuple[Token, str]:
         """A new token and its secret (shown once: only its digest is kept)."""
         if not name or not all(c.isalnum() or c in "_-." for c in name):
