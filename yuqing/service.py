@@ -94,6 +94,20 @@ class Service:
         else:
             log.warning("job missed its run time", extra={"job": event.job_id})
 
+    def start_web(self):
+        """The workbench (yuqing.web) in a thread of the service, over the service's own App, so pages,
+        the API and the scheduled jobs share one store and one warning lock."""
+        import uvicorn
+        from .web.app import create_app
+        web = self.settings.app.web
+        server = uvicorn.Server(uvicorn.Config(create_app(self.app), host=web.host, port=web.port, log_level="info",
+                                               proxy_headers=True, forwarded_allow_ips=web.forwarded_allow_ips,
+                                               access_log=False))
+        thread = threading.Thread(target=server.run, name="workbench", daemon=True)
+        thread.start()
+        log.info("workbench started", extra={"url": f"http://{web.host}:{web.port}/"})
+        return server, thread
+
     def run(self) -> int:
         """Run until SIGINT/SIGTERM; returns the process exit code."""
         def stop(signum, _frame):
@@ -112,11 +126,18 @@ class Service:
         signal.signal(signal.SIGTERM, stop)
         self.schedule_jobs()
         self.scheduler.start()
+        web = self.start_web() if self.settings.app.web.enabled else None
         log.info("service started", extra={"jobs": [j.id for j in self.scheduler.get_jobs()]})
         try:
             while not self.stopping.wait(1.0):
-                pass
+                if web is not None and not web[1].is_alive():
+                    log.error("the workbench stopped (its port may be taken); the service goes on without it",
+                              extra={"port": self.settings.app.web.port})
+                    web = None
         finally:
+            if web is not None:
+                web[0].should_exit = True
+                web[1].join(10)
             # Crawls get SIGTERM, then SIGKILL after the grace period; then wait for running
             # jobs: enrichment only drops an inbox batch after the store committed it, so an
             # interrupted job would simply be retried next start.

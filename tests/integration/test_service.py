@@ -125,3 +125,39 @@ def test_service_evaluates_the_rules_at_start_not_after_the_first_interval(tmp_p
     alerts = store.list_alerts()
     store.close()
     assert {a.rule for a in alerts} == {"volume_spike", "negative_surge"} and all(a.examples for a in alerts)
+
+
+def test_service_serves_the_workbench_when_enabled_and_stops_it_on_sigterm(tmp_path):
+    pytest.importorskip("fastapi")
+    import socket
+    import httpx
+    config = _write_config(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = yaml.safe_load(config.read_text(encoding="utf-8"))
+    app["web"] = {"enabled": True, "host": "127.0.0.1", "port": port}
+    app["schedule"] = {"enrich": {"interval_minutes": 60}, "warning": {"interval_minutes": 60},
+                       "briefing": {"cron": "30 7 * * *"}}
+    config.write_text(yaml.safe_dump(app, allow_unicode=True), encoding="utf-8")
+    sources = yaml.safe_load((tmp_path / "sources.yaml").read_text(encoding="utf-8"))
+    sources["sources"] = sources["sources"][:0]
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "yuqing", "run", "--config", str(config)], cwd=tmp_path,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert status == 200, "workbench not served:\n" + (proc.stdout.read()[-3000:] if proc.poll() is not None else "")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output[-3000:]
+    assert "workbench started" in output and "service stopped" in output
