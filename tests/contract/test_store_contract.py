@@ -12,6 +12,7 @@ import pytest
 
 from index.schema import (Alert, AlertBasis, AlertExample, AlertPeak, Author, Emotion, Engagement, Event,
                           LevelAdjustment, Post, Region, Sentiment, Topic)
+from index.querylang import QuerySyntaxError
 from index.store import Bucket, PostQuery, Store
 
 SH = timezone(timedelta(hours=8))   # Asia/Shanghai's offset; results must carry it
@@ -300,15 +301,114 @@ def test_search_highlight_escapes_html(store: Store):
     "暴雨' OR 1=1 --", "“暴雨", "。，！", "   ", "a" * 300, "暴雨 " * 50,
 ])
 def test_search_survives_query_syntax_in_user_text(loaded: Store, text: str):
-    result = loaded.search(PostQuery(text=text))
+    """Anything typed either searches or is refused with a QuerySyntaxError: no backend error, no injection."""
+    try:
+        result = loaded.search(PostQuery(text=text))
+    except QuerySyntaxError:
+        with pytest.raises(QuerySyntaxError):
+            loaded.count(PostQuery(text=text))
+        return
     assert 0 <= result.total <= 7
     assert len(result.hits) == min(result.total, 20)
     assert loaded.count(PostQuery(text=text)) == result.total
 
 
-def test_unbalanced_quote_is_plain_text(loaded: Store):
+def test_unclosed_quote_runs_to_the_end(loaded: Store):
     assert loaded.search(PostQuery(text='"暴雨')).total == 4
-    assert loaded.search(PostQuery(text="-暴雨")).total == 4
+    assert set(hit_ids(loaded.search(PostQuery(text='九江 “蓝色预警')))) == {"rss:6"}
+
+
+# --- the query language (index.querylang, docs/search.md) ---------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("暴雨 OR 废气", {"weibo:1", "news:2", "rss:6", "forum:7", "weibo:4"}),
+    ("暴雨 AND 九江", {"news:2", "rss:6"}),
+    ("暴雨 -内涝", {"news:2", "rss:6", "forum:7"}),
+    ("暴雨 NOT 内涝", {"news:2", "rss:6", "forum:7"}),
+    ("暴雨 OR 废气 -内涝", {"weibo:1", "news:2", "rss:6", "forum:7", "weibo:4"}),   # NOT > AND > OR
+    ("暴雨 OR 废气 -污染", {"weibo:1", "news:2", "rss:6", "forum:7"}),
+    ("(暴雨 OR 垃圾) -(九江 OR 内涝)", {"gov_board:3", "forum:7"}),
+    ("((暴雨 OR 垃圾) (九江 OR 浔阳区)) OR 地铁", {"news:2", "rss:6", "gov_board:3", "news:5"}),
+    ('"暴雨导致" OR 地铁', {"weibo:1", "news:5"}),
+    ('-"暴雨蓝色预警" 九江', {"news:2"}),
+    ("platform:weibo", {"weibo:1", "weibo:4"}),
+    ("platform:rss OR 内涝", {"rss:6", "weibo:1"}),
+    ("platform:weibo 内涝", {"weibo:1"}),
+    ("暴雨 -platform:weibo", {"news:2", "rss:6", "forum:7"}),
+    ("source:gov_rss", {"rss:6"}),
+    ("polarity:负面", {"weibo:1", "gov_board:3", "weibo:4", "rss:6"}),
+    ("polarity:negative -sentiment:负面", {"rss:6"}),
+    ("sentiment:正面 OR emotion:fear", {"news:5", "weibo:4"}),
+    ("topic:环境保护", {"gov_board:3", "weibo:4"}),
+    ('author:"九江日报"', {"news:2"}),
+    ("event:evt-rain -author:九江日报", {"weibo:1"}),
+    ("region:九江市", {"weibo:1", "news:2", "gov_board:3", "weibo:4", "rss:6"}),
+    ("region:浔阳区 OR region:南昌市", {"gov_board:3", "news:5"}),
+    ("region:江西省 -region:九江市", {"news:5"}),
+    ("region:360402", {"weibo:1", "weibo:4"}),
+    ("region:3601 OR region:360403", {"news:5", "gov_board:3"}),
+    ("REGION：36 -region:3604", {"news:5"}),           # field names in any case; a full-width colon
+    ("title:暴雨", {"forum:7", "rss:6"}),
+    ('title:"蓝色预警" OR title:地铁', {"rss:6", "news:5"}),
+    ("暴雨 -title:暴雨", {"weibo:1", "news:2"}),
+    ("-暴雨", {"gov_board:3", "weibo:4", "news:5"}),
+    ("NOT platform:weibo NOT platform:news", {"gov_board:3", "rss:6", "forum:7"}),
+    ("-(暴雨 OR 废气)", {"gov_board:3", "news:5"}),
+    ('"暴雨 OR 内涝"', set()),                 # operators inside quotes are words of the phrase
+    ("10:30 暴雨", set()),                     # not a field: plain text that no post holds
+])
+def test_query_language(loaded: Store, text: str, expected: set[str]):
+    result = loaded.search(PostQuery(text=text), size=10)
+    assert set(hit_ids(result)) == expected and result.total == len(expected)
+    assert loaded.count(PostQuery(text=text)) == len(expected)
+    assert sum(b.count for b in loaded.terms(PostQuery(text=text), "platform")) == len(expected)
+    assert loaded.search(PostQuery(text=text), size=10, sort="relevance").total == len(expected)
+
+
+def test_query_language_with_filters_and_histograms(loaded: Store):
+    query = PostQuery(text="(暴雨 OR 废气) -platform:news", start=T0, end=T0 + timedelta(days=2))
+    assert set(hit_ids(loaded.search(query))) == {"weibo:1", "weibo:4"}
+    assert sum(b.total for b in loaded.histogram(query, "day")) == 2
+
+
+def test_operators_typed_inside_quotes_are_text(store: Store):
+    store.upsert_posts([*corpus(), make_post("forum:8", "forum", "local_forum", T0, content="本次投票 OR 弃权 NOT 反对")])
+    assert hit_ids(store.search(PostQuery(text='"OR"'))) == ["forum:8"]
+    assert hit_ids(store.search(PostQuery(text='“NOT 反对” 投票'))) == ["forum:8"]
+    assert store.search(PostQuery(text="and or not")).total == 0   # lower case: words, ANDed
+    with pytest.raises(QuerySyntaxError, match="OR at 1 needs a term before it"):
+        store.search(PostQuery(text="OR"))
+
+
+def test_scheme_field(store: Store):
+    tagged = [p.model_copy(update={"schemes": schemes}) for p, schemes in
+              zip(corpus()[:3], (["防汛"], ["防汛", "会议"], []))]
+    store.upsert_posts(tagged)
+    assert set(hit_ids(store.search(PostQuery(text="scheme:防汛")))) == {"weibo:1", "news:2"}
+    assert hit_ids(store.search(PostQuery(text="-scheme:防汛"))) == ["gov_board:3"]
+    assert hit_ids(store.search(PostQuery(text="scheme:会议 OR 垃圾"), sort="oldest")) == ["news:2", "gov_board:3"]
+
+
+def test_highlights_mark_positive_terms_only(loaded: Store):
+    [hit] = loaded.search(PostQuery(text="预警 OR -暴雨", platforms=("rss",))).hits
+    assert "<em>预警</em>" in hit.highlight and "<em>暴雨" not in hit.highlight
+    [hit] = loaded.search(PostQuery(text="九江 -内涝 platform:rss")).hits
+    assert "<em>" in hit.highlight and "内涝</em>" not in hit.highlight
+    # no positive text: nothing to mark
+    assert all(h.highlight is None for h in loaded.search(PostQuery(text="-内涝 platform:weibo")).hits)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("十里河 OR", "OR at 5 needs a term after it"),
+    ("(暴雨 OR 内涝", "( at 1 is never closed"),
+    ("暴雨)", ") at 3 has no matching ("),
+    ("platform:", "platform: at 1 needs a value"),
+    ("colour:red", "unknown field 'colour' at 1"),
+])
+def test_query_syntax_errors_name_the_problem_and_position(loaded: Store, text: str, message: str):
+    for ask in (lambda q: loaded.search(q), loaded.count, lambda q: loaded.terms(q, "platform"),
+                lambda q: loaded.histogram(q, "day")):
+        with pytest.raises(QuerySyntaxError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            ask(PostQuery(text=text, start=T0, end=T0 + timedelta(days=3)))
 
 
 # --- count ------------------------------------------------------------------------------

@@ -94,3 +94,37 @@ def test_unknown_fields_are_refused():
         field_path("tokens")
     with pytest.raises(ValueError, match="unknown field"):
         field_path("title", allow_terms=True)
+
+
+def test_or_not_and_fields_become_bool_clauses(builder: PostQueryBuilder):
+    query, match = builder.build(PostQuery(text="(暴雨 OR 内涝) -积水 platform:weibo", platforms=("news",)),
+                                 scored=True)
+    body = query["bool"]
+    [either] = body["must"]
+    assert either == {"bool": {"should": [{"term": {"content_seg": "暴雨"}}, {"term": {"content_seg": "内涝"}}],
+                               "minimum_should_match": 1}}
+    assert body["must_not"] == [{"term": {"content_seg": "积水"}}]
+    assert {"term": {"platform": "weibo"}} in body["filter"] and {"terms": {"platform": ["news"]}} in body["filter"]
+    assert match is not None and "积水" not in match.highlight and {"暴雨", "内涝"} <= set(match.highlight)
+
+
+def test_unscored_text_is_filter_context(builder: PostQueryBuilder):
+    query, _ = builder.build(PostQuery(text="暴雨 OR title:预警 region:九江市"))
+    [either] = query["bool"]["filter"]
+    title = either["bool"]["should"][1]["bool"]["filter"]
+    assert {"match_phrase": {"title": {"query": "预警"}}} in title
+    assert {"bool": {"should": [{"term": {"region.province": "九江市"}}, {"term": {"region.city": "九江市"}},
+                                {"term": {"region.district": "九江市"}}], "minimum_should_match": 1}} in title
+
+
+def test_negations_alone_match_all_but_and_have_no_highlight(builder: PostQueryBuilder):
+    query, match = builder.build(PostQuery(text="-暴雨 -region:3604"), scored=True)
+    assert match is None and "must" not in query["bool"] and len(query["bool"]["must_not"]) == 2
+    query, match = builder.build(PostQuery(text="platform:weibo"), scored=True)
+    assert match is None and query == {"bool": {"filter": [{"term": {"platform": "weibo"}}]}}
+
+
+def test_syntax_errors_reach_the_caller(builder: PostQueryBuilder):
+    from index.querylang import QuerySyntaxError
+    with pytest.raises(QuerySyntaxError, match="OR at 5 needs a term after it"):
+        builder.build(PostQuery(text="十里河 OR"))
