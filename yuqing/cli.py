@@ -280,14 +280,26 @@ def cmd_report_event(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    import unicodedata
+
+    from index import querylang
     from index.store import PostQuery
     from nlp.privacy import mask_pii
 
     from .jobs import App
+    text = " ".join(args.words) or None
+    try:
+        querylang.parse(text)      # refused before the store opens; exit 2 as argparse's usage errors
+    except querylang.QuerySyntaxError as exc:
+        # A caret under the position; CJK characters take two columns.
+        width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in (text or "")[:exc.position - 1])
+        print(f"search: {exc}\n  {text}\n  {' ' * width}^\n(see docs/search.md or yuqing search --help)",
+              file=sys.stderr)
+        return EXIT_CONFIG
     settings = _settings(args)
     app = App(settings)
     try:
-        query = PostQuery(text=" ".join(args.words) or None, start=_at(args.since, settings),
+        query = PostQuery(text=text, start=_at(args.since, settings),
                           end=_at(args.until, settings),
                           sentiments=tuple(args.sentiment or ()), polarities=tuple(args.polarity or ()),
                           topics=tuple(args.topic or ()),
@@ -605,8 +617,23 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="folder (default: output_dir/reports)")
     q.set_defaults(func=cmd_report_event)
 
-    p = with_config(sub.add_parser("search", help="full-text search of stored posts"))
-    p.add_argument("words", nargs="*")
+    p = with_config(sub.add_parser(
+        "search", help="full-text search of stored posts", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Full-text search of stored posts. The query syntax is the web workbench's (docs/search.md).",
+        epilog="""query syntax:
+  暴雨 内涝                 words, all of them (AND)
+  暴雨 OR 内涝              either; AND, OR, NOT in upper case only (and/or/not are words)
+  暴雨 -内涝  暴雨 NOT 内涝   without 内涝; -"phrase" and -(group) too
+  '"九江 内涝"'  “九江内涝”   a phrase: consecutive words (quote it for the shell)
+  '(暴雨 OR 内涝) 九江'       grouping; full-width （） work too; NOT binds before AND, AND before OR
+  field:value  field:"two words"   platform source polarity sentiment emotion topic
+                            region (name or code) scheme author event title
+examples:
+  yuqing search '(暴雨 OR 内涝) region:九江市 -platform:news'
+  yuqing search 'polarity:负面 title:"蓝色预警"'
+  yuqing search -- -platform:weibo 积水        (a leading -word needs -- before it)
+A query of NOT terms only searches every post except those. An unclosed quote runs to the end."""))
+    p.add_argument("words", nargs="*", help="the query (see below); several words are joined by spaces")
     p.add_argument("--since", type=_parse_time)
     p.add_argument("--until", type=_parse_time)
     p.add_argument("--polarity", action="append", choices=["负面", "中性", "正面"],
