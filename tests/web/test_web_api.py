@@ -72,6 +72,9 @@ def test_events_and_openapi(office):
     assert client.get(f"/api/v1/events/{info.event_id}").json()["post_count"] == 6
     spec = TestClient(create_app(app)).get("/api/v1/openapi.json").json()
     assert {"/api/v1/posts", "/api/v1/alerts", "/api/v1/alerts/{alert_id}/actions", "/api/v1/events"} <= set(spec["paths"])
+    assert spec["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+    docs = TestClient(create_app(app)).get("/api/docs").text      # rendered here: no CDN, no script
+    assert "POST /api/v1/alerts/{alert_id}/actions" in docs and "<script src=\"http" not in docs
 
 
 def test_the_rate_limit_answers_429_with_retry_after(office):

@@ -67,7 +67,7 @@ def create_app(app, *, limiter=None) -> FastAPI:
     api = FastAPI(title="舆情哨兵 Yuqing Sentinel", version="1",
                   description="The workbench and the open API for other departments' systems (/api/v1). "
                               "API calls need `Authorization: Bearer <token>` (yuqing tokens add).",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/v1/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     api.state.app = app
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -136,6 +136,26 @@ def create_app(app, *, limiter=None) -> FastAPI:
     async def csrf_form(request: Request) -> None:
         form = await request.form()
         pages.check_csrf(request, pages.session(request), form.get("csrf"))   # type: ignore[arg-type]
+
+    @api.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request):
+        """The API reference from its OpenAPI document, rendered here (no CDN, no script)."""
+        spec = api.openapi()
+        endpoints = []
+        for path, methods in spec["paths"].items():
+            for method, op in methods.items():
+                params = [{"name": p["name"], "in": p["in"], "required": p.get("required", False),
+                           "type": _schema_type(p.get("schema", {})), "description": p.get("description", "")}
+                          for p in op.get("parameters", [])]
+                body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+                body_name = body.get("$ref", "").rsplit("/", 1)[-1]
+                fields = spec.get("components", {}).get("schemas", {}).get(body_name, {}).get("properties", {})
+                endpoints.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                                  "doc": op.get("description", ""), "params": params,
+                                  "body": [{"name": k, "type": _schema_type(v), "description": v.get("description", "")}
+                                           for k, v in fields.items()],
+                                  "responses": sorted(op.get("responses", {}))})
+        return render(request, "api_docs.html.j2", None, spec=spec, endpoints=endpoints)
 
     # --- sign-in -------------------------------------------------------------
     @api.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -379,6 +399,16 @@ def _local(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def _schema_type(schema: dict) -> str:
+    if "enum" in schema:
+        return " | ".join(map(str, schema["enum"]))
+    if "anyOf" in schema:
+        return " | ".join(_schema_type(s) for s in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"[{_schema_type(schema.get('items', {}))}]"
+    return schema.get("type") or schema.get("$ref", "").rsplit("/", 1)[-1] or "any"
 
 
 def _download(path: Path) -> FileResponse:

@@ -16,11 +16,14 @@ import time
 from collections import deque
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..accounts import Accounts, Session, Token
 from .views import Principal
 
+BEARER = HTTPBearer(auto_error=False, scheme_name="token",
+                    description="an API token from `yuqing tokens add NAME --agency ID --scopes read,act`")
 SESSION_COOKIE = "yq_session"
 LOGIN_COOKIE = "yq_login"
 
@@ -93,13 +96,11 @@ class ApiAuth:
         self.accounts = accounts
         self.limiter = limiter or RateLimiter()
 
-    def __call__(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
+    def __call__(self, credentials: HTTPAuthorizationCredentials | None = Depends(BEARER)) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
             raise HTTPException(401, "an API token is needed: Authorization: Bearer yq_…",
                                 headers={"WWW-Authenticate": "Bearer"})
-        token = self.accounts.verify_token(presented.strip())
+        token = self.accounts.verify_token(credentials.credentials.strip())
         if token is None:
             raise HTTPException(401, "the API token is unknown, revoked or expired",
                                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
