@@ -107,7 +107,10 @@ class DemoSummary:
                       f"    yuqing alerts {cfg} --overdue",
                       f"    yuqing alerts {cfg} ack {red['id']} --by hjj_duty",
                       f"    yuqing alerts {cfg} resolve {red['id']} --by hjj_duty --note '排污口已封堵'",
-                      f"    yuqing report response {cfg} --period {red['first_seen'][:7]}"]
+                      f"    yuqing report response {cfg} --period {red['first_seen'][:7]}",
+                      "  and in the workbench (needs the web extra; docs/workbench.md):",
+                      f"    echo 'choose-a-password' | yuqing users add hjj_web --role agency --agency eco_env {cfg}",
+                      f"    yuqing serve {cfg}    # http://127.0.0.1:8600/?start={red['first_seen'][:10]}&end=2026-11-21"]
         lines.append("  daily briefings:")
         for path in self.briefings:
             lines.append(f"    {path}")
