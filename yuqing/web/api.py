@@ -19,6 +19,9 @@ from .views import (Principal, SearchForm, alert_json, decode_cursor, encode_cur
                     parse_when, search)
 
 
+MAX_WINDOW = 10_000
+
+
 class Page(BaseModel):
     items: list[dict[str, Any]]
     total: int | None = Field(default=None, description="matches in all (posts, alerts)")
@@ -50,13 +53,16 @@ def api_router(app, auth, alerts_view, tz) -> APIRouter:
               scheme: str | None = None, sort: Literal["newest", "oldest", "relevance", "engagement"] = "newest",
               limit: int = Query(50, ge=1, le=200), cursor: str | None = None):
         offset, pinned = page_of(cursor)
+        if offset + limit > MAX_WINDOW:
+            raise HTTPException(400, f"pages reach the first {MAX_WINDOW} posts; narrow the query with start/end")
         form = SearchForm(q=q, start=start, end=end, platform=platform, polarity=polarity, topic=topic,
                           region=region, scheme=scheme, sort=sort)
         query = form.query(tz)
         if query.end is None or query.end > pinned:
             query = dataclasses.replace(query, end=pinned)
         total, hits = search(app.store, query, who, size=limit, offset=offset, sort=sort, tz=tz)
-        more = offset + len(hits) < total and len(hits) == limit
+        # pages reach the first MAX_WINDOW hits (Elasticsearch's max_result_window); narrow start/end for more
+        more = offset + len(hits) < total and len(hits) == limit and offset + 2 * limit <= MAX_WINDOW
         return Page(items=hits, total=total, next_cursor=encode_cursor(offset + limit, pinned) if more else None)
 
     @router.get("/events", response_model=Page, summary="Events (事件), most recently active first")
