@@ -34,12 +34,12 @@ class Office:
     now: datetime
 
 
-def write_office(tmp: Path) -> Path:
+def write_office(tmp: Path, store: dict | None = None) -> Path:
     for name in ("app.yaml", "sources.yaml", "topics.yaml", "rules.yaml", "agencies.yaml"):
         shutil.copy(REPO / "configs" / name, tmp / name)
     app = yaml.safe_load((tmp / "app.yaml").read_text("utf-8"))
     app.update(data_dir=str(tmp / "var"), output_dir=str(tmp / "var/reports"), inbox_dir=str(tmp / "var/inbox"),
-               store={"backend": "sqlite", "sqlite": {"path": str(tmp / "var/y.db")}},
+               store=store or {"backend": "sqlite", "sqlite": {"path": str(tmp / "var/y.db")}},
                web={"poll_seconds": 2, "max_failures": 3, "lockout_minutes": 10})
     (tmp / "app.yaml").write_text(yaml.safe_dump(app, allow_unicode=True), "utf-8")
     return tmp / "app.yaml"
