@@ -61,10 +61,41 @@ def test_every_runtime_import_is_declared():
     assert not undeclared, f"imported but not in pyproject.toml dependencies: {undeclared}"
 
 
+# Packages that are wholly one extra: they import it at module level, and nothing outside them imports
+# them at module level (yuqing serve / yuqing run import the workbench inside the function that needs it).
+EXTRA_PACKAGES = {"yuqing/web/": "web"}
+
+
 def test_module_level_imports_need_no_extra():
     # elasticsearch, fastapi, torch … are extras: import them inside the function that needs them.
-    eager = sorted({f"{dist} ({where})" for dist, where, top in _third_party_imports() if top and dist not in BASE})
+    extras = PROJECT["optional-dependencies"]
+    eager = sorted({f"{dist} ({where})" for dist, where, top in _third_party_imports() if top and dist not in BASE
+                    and not any(where.startswith(pkg) and dist in {_name(r) for r in extras[extra]}
+                                for pkg, extra in EXTRA_PACKAGES.items())})
     assert not eager, f"module-level imports of optional dependencies: {eager}"
+
+
+def test_nothing_imports_an_extras_package_at_module_level():
+    extra_modules = tuple(pkg.rstrip("/").replace("/", ".") for pkg in EXTRA_PACKAGES)
+    eager = []
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            rel = path.relative_to(REPO)
+            if any(str(rel).startswith(pkg) for pkg in EXTRA_PACKAGES):
+                continue
+            package_parts = list(rel.parts[:-1])    # what a level-1 relative import is relative to
+            for node in ast.parse(path.read_text("utf-8")).body:
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    base = package_parts[: len(package_parts) - node.level + 1] if node.level else []
+                    names = [".".join([*base, *([node.module] if node.module else [])])]
+                    names += [f"{names[0]}.{a.name}" for a in node.names]
+                else:
+                    continue
+                if any(n == m or n.startswith(m + ".") for n in names for m in extra_modules):
+                    eager.append(f"{rel}:{node.lineno}")
+    assert not eager, f"module-level imports of a package that needs an extra: {eager}"
 
 
 def test_html_cleaner_for_trafilatura_is_declared():
