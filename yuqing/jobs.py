@@ -340,7 +340,7 @@ class App:
             inbox.release(batch or _Unread(path))
             report.failed_batches += 1
             report.errors.append(f"{path.name}: store unavailable: {exc}")
-            log.warning("store unavailable; batch kept in inbox", extra={"file": path.name})
+            log.warning("store unavailable; batch kept in inbox", extra={"file": path.name, "error": str(exc)[:500]})
             return False
         except Exception as exc:  # noqa: BLE001 - a batch's own failure must not jam the queue
             self._forget_links()

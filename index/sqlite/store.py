@@ -188,7 +188,7 @@ class SQLiteStore(Store):
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
                                check_same_thread=False)
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._wal(conn)
             if str(mode).lower() != "wal":
                 logger.warning("SQLite WAL mode unavailable; readers may wait for writers",
                                extra={"path": str(self.path), "journal_mode": mode})
@@ -200,6 +200,23 @@ class SQLiteStore(Store):
             conn.close()
             raise
         return conn
+
+    def _wal(self, conn: sqlite3.Connection) -> str:
+        """Switch to WAL. On a new file, processes opening it at once race for the switch and SQLite
+        answers the losers "database is locked" at once, without its busy handler: wait and retry,
+        for as long as busy_timeout allows."""
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+        if mode.lower() == "wal":
+            return mode
+        deadline, delay = time.monotonic() + self.busy_timeout_s, 0.005
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
 
     def _register(self, conn: sqlite3.Connection) -> sqlite3.Connection:
         with self._open_lock:
