@@ -17,7 +17,6 @@ import functools
 import io
 import logging
 import os
-import re
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -32,22 +31,16 @@ from index.store import PostQuery, Store
 from ..config import AgenciesFile, TopicsFile
 from ..labels import LEVEL_COLOURS, LEVEL_NAMES, SENTIMENT_COLOURS, SENTIMENT_ORDER, STATUS_LABELS, platform_label
 from ..privacy import mask, safe_link
+from .gongwen import DOCX_ALT_NAMES, FONTS, RED, GongwenDocument, css_font_stacks  # noqa: F401 - FONTS, DOCX_ALT_NAMES re-exported
 
 logger = logging.getLogger(__name__)
 
 NEGATIVE = "负面"
 MAX_POSTS = 5000
-# GB/T 9704 fonts, each with what stands in where it is absent (the HTML lists them all; the DOCX names
-# the first and Word substitutes a present one on the reader's machine)
-FONTS = {"title": ["方正小标宋简体", "FZXiaoBiaoSong-B05S", "华文中宋", "Noto Serif CJK SC", "serif"],
-         "body": ["仿宋_GB2312", "仿宋", "FangSong", "STFangsong", "Noto Serif CJK SC", "serif"],
-         "heading": ["黑体", "SimHei", "Noto Sans CJK SC", "sans-serif"],
-         "subheading": ["楷体_GB2312", "楷体", "KaiTi", "STKaiti", "Noto Serif CJK SC", "serif"]}
 CJK_CHART_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei",
                    "PingFang SC"]
 
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class ReportError(LookupError):
@@ -339,108 +332,55 @@ def render_html(report: EventReport) -> str:
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("event_report.html.j2").render(
-        r=report, fonts={k: ", ".join(f'"{f}"' if " " in f or not f.isascii() else f for f in v) for k, v in FONTS.items()},
+        r=report, fonts=css_font_stacks(),
         level_colours=LEVEL_COLOURS, level_names=LEVEL_NAMES,
         volume=base64.b64encode(report.volume_png).decode(), polarity=base64.b64encode(report.polarity_png).decode())
 
 
 # --- DOCX (GB/T 9704) ----------------------------------------------------------
 def render_docx(report: EventReport) -> bytes:
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
-    from docx.oxml.ns import qn
-    from docx.shared import Mm, Pt, RGBColor
-
-    doc = Document()
-    section = doc.sections[0]
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
-    section.left_margin, section.right_margin = Mm(28), Mm(26)
-
-    def font(run, role: str, size: float, bold: bool = False, colour: RGBColor | None = None):
-        name = FONTS[role][0]
-        run.font.name = name
-        run.font.size = Pt(size)
-        run.font.bold = bold
-        if colour is not None:
-            run.font.color.rgb = colour
-        fonts = run._element.get_or_add_rPr().get_or_add_rFonts()
-        for attr in ("w:eastAsia", "w:ascii", "w:hAnsi"):
-            fonts.set(qn(attr), name)
-
-    def paragraph(text: str, role: str = "body", size: float = 16, align=None, indent: bool = True, bold=False):
-        text = _XML_INVALID.sub("", text)           # post text may carry control characters XML refuses
-        p = doc.add_paragraph()
-        p.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
-        p.paragraph_format.line_spacing = Pt(29)
-        if indent:
-            p.paragraph_format.first_line_indent = Pt(size * 2)
-        if align is not None:
-            p.alignment = align
-        font(p.add_run(text), role, size, bold)
-        return p
+    doc = GongwenDocument()
 
     def claim(c: Claim, bullet: str = ""):
-        p = paragraph(bullet + c.text)
+        p = doc.paragraph(bullet + c.text)
         refs = [ref for ref in c.posts if ref.get("url")]
         if refs:
-            run = p.add_run(_XML_INVALID.sub("", "（来源：" + "；".join(f"{r['label']} {r['url']}" for r in refs) + "）"))
-            font(run, "body", 12, colour=RGBColor(0x44, 0x50, 0x5C))
+            doc.run(p, "（来源：" + "；".join(f"{r['label']} {r['url']}" for r in refs) + "）")
 
     if report.office_name:
-        paragraph(report.office_name, "title", 22, WD_ALIGN_PARAGRAPH.CENTER, indent=False,
-                  ).runs[0].font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
-    paragraph(report.title, "title", 22, WD_ALIGN_PARAGRAPH.CENTER, indent=False)
-    paragraph(f"{report.generated_at:%Y年%m月%d日 %H:%M}" + (f"　{report.level}色预警" if report.level else ""),
-              "body", 16, WD_ALIGN_PARAGRAPH.CENTER, indent=False)
-    heading = lambda text: paragraph(text, "heading", 16, indent=True)  # noqa: E731 - 一级标题：黑体三号
-    heading("一、事件概况")
-    paragraph(report.risk, "subheading", 16, bold=True)
+        doc.paragraph(report.office_name, "title", 22, "center", indent=False, colour=RED)
+    doc.paragraph(report.title, "title", 22, "center", indent=False)
+    doc.paragraph(f"{report.generated_at:%Y年%m月%d日 %H:%M}" + (f"　{report.level}色预警" if report.level else ""),
+                  "body", 16, "center", indent=False)
+    doc.heading("一、事件概况")
+    doc.subheading(report.risk)
     for c in report.summary:
         claim(c)
-    heading("二、发展脉络")
+    doc.heading("二、发展脉络")
     for c in report.timeline:
         claim(c)
-    heading("三、传播态势")
+    doc.heading("三、传播态势")
     for png in (report.volume_png, report.polarity_png):
-        doc.add_picture(io.BytesIO(png), width=Mm(150))
-    paragraph("平台分布：" + "；".join(f"{k}{v}条（{s:.0%}）" for k, v, s in report.platforms) + "。")
+        doc.picture(png)
+    doc.paragraph("平台分布：" + "；".join(f"{k}{v}条（{s:.0%}）" for k, v, s in report.platforms) + "。")
     if report.regions:
-        paragraph("地区分布：" + "；".join(f"{k}{v}条（{s:.0%}）" for k, v, s in report.regions) + "。")
-    heading("四、首发与关键传播节点")
+        doc.paragraph("地区分布：" + "；".join(f"{k}{v}条（{s:.0%}）" for k, v, s in report.regions) + "。")
+    doc.heading("四、首发与关键传播节点")
     if report.first_report:
         claim(report.first_report)
     for c in report.spreaders:
         claim(c)
-    heading("五、主要观点")
+    doc.heading("五、主要观点")
     for i, c in enumerate(report.views, 1):
         claim(c, f"{i}. ")
-    heading("六、处置情况")
+    doc.heading("六、处置情况")
     for line in report.handling or ["暂无处置记录。"]:
-        paragraph(line)
-    heading("七、处置建议")
-    paragraph(report.suggestion or "请责任单位核实情况，及时回应关切。")
-    paragraph(f"（本专报由舆情哨兵生成，数据截至{report.span[1]:%Y-%m-%d %H:%M}，共{report.post_count}条信息。）",
-              "body", 12, indent=False)
-    _font_fallbacks(doc)
-    buffer = io.BytesIO()
-    doc.save(buffer)
-    return buffer.getvalue()
-
-
-# Where a 公文 font is missing on the reader's machine, Word takes the font table's altName: the
-# standard Windows face of the same style (宋体 for the 小标宋 title, 仿宋 and 楷体 for the GB2312 faces).
-DOCX_ALT_NAMES = {"方正小标宋简体": "宋体", "仿宋_GB2312": "仿宋", "楷体_GB2312": "楷体", "黑体": "SimHei"}
-
-
-def _font_fallbacks(doc) -> None:
-    from xml.sax.saxutils import quoteattr
-    from docx.opc.constants import RELATIONSHIP_TYPE as RT
-    part = doc.part.part_related_by(RT.FONT_TABLE)
-    blob = part.blob.decode("utf-8")
-    entries = "".join(f'<w:font w:name={quoteattr(name)}><w:altName w:val={quoteattr(alt)}/><w:charset w:val="86"/>'
-                      f'</w:font>' for name, alt in DOCX_ALT_NAMES.items() if f'w:name="{name}"' not in blob)
-    part._blob = blob.replace("</w:fonts>", entries + "</w:fonts>").encode("utf-8")
+        doc.paragraph(line)
+    doc.heading("七、处置建议")
+    doc.paragraph(report.suggestion or "请责任单位核实情况，及时回应关切。")
+    doc.paragraph(f"（本专报由舆情哨兵生成，数据截至{report.span[1]:%Y-%m-%d %H:%M}，共{report.post_count}条信息。）",
+                  "body", 12, indent=False)
+    return doc.to_bytes()
 
 
 def write_event_report(store: Store, subject: str, out_dir: Path, *, agencies: AgenciesFile, topics: TopicsFile,
