@@ -31,7 +31,7 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,web,es,transformer]'
+	$(BIN)/python -m pip install --quiet -e '.[test,web,pdf,es,transformer]'
 	touch $@
 
 demo: $(DEMO_STAMP)

@@ -5,7 +5,7 @@ warning.rules and warning.notifiers); these models hold the common fields.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -145,11 +145,50 @@ class Subscriber(StrictModel):
     quiet_hours: QuietHours | None = None
     digest_minutes: int | None = Field(default=None, ge=1, le=1440,
                                        description="one message per N minutes collecting what arrived")
+    alerts: bool = Field(default=True, description="false: this subscriber gets no alerts (e.g. the daily report only)")
+    daily_report: bool = Field(default=False, description="e-mail the 日报 to this subscriber's addresses at its "
+                                                          "scheduled time (app.yaml daily_report.attach)")
 
     @model_validator(mode="after")
     def _somewhere(self) -> "Subscriber":
         if not self.email and not self.notifiers:
             raise ValueError("give email addresses and/or notifiers: a subscriber must receive somewhere")
+        if self.daily_report and not self.email:
+            raise ValueError("daily_report: true needs email addresses (the 日报 goes out as an e-mail attachment)")
+        if not self.alerts and not self.daily_report:
+            raise ValueError("alerts: false and no daily_report: this subscriber would receive nothing")
+        return self
+
+
+ReportFormat = Literal["html", "docx", "pdf"]
+
+
+class DistrictMapSettings(StrictModel):
+    """The 日报's map of the jurisdiction's districts (warning.reports.districts)."""
+    enabled: bool = True
+    boundaries: str | None = Field(default=None, description="GeoJSON FeatureCollection of the districts (properties "
+                                   "code and name), relative to the config folder; default: the shipped schematic of "
+                                   "九江市 (one hexagon per district, not surveyed boundaries)")
+    shade: Literal["volume", "negative_share"] = Field(default="volume", description="what colours each district")
+
+
+class DailyReportSettings(StrictModel):
+    """The 日报 (schedule.briefing runs it; `yuqing report daily` on demand)."""
+    formats: list[ReportFormat] = Field(default_factory=lambda: ["html", "docx"], min_length=1,
+                                        description="written each issue; pdf needs the pdf extra (WeasyPrint)")
+    attach: list[ReportFormat] = Field(default_factory=lambda: ["docx"],
+                                       description="attached to the e-mail to subscribers with daily_report: true; "
+                                                   "a subset of formats")
+    hours: int = Field(default=24, ge=1, le=24 * 7, description="the period before the briefing time")
+    max_events: int = Field(default=5, ge=1, le=30, description="重点舆情: how many events get a full entry")
+    map: DistrictMapSettings = Field(default_factory=DistrictMapSettings)
+
+    @model_validator(mode="after")
+    def _attach_subset(self) -> "DailyReportSettings":
+        check_unique(self.formats, "format")
+        missing = sorted(set(self.attach) - set(self.formats))
+        if missing:
+            raise ValueError(f"attach: {missing} not among formats {self.formats}; the attachment is a written file")
         return self
 
 

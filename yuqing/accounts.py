@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import sqlite3
 import threading
@@ -125,6 +126,8 @@ class Accounts:
             with self._init_lock:
                 if not self._ready:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
+                    # created 0600 before SQLite opens it: its -wal and -shm files take the same mode
+                    os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
                     conn = sqlite3.connect(self.path, timeout=30)
                     try:
                         conn.execute("PRAGMA journal_mode = WAL")
@@ -229,17 +232,24 @@ class Accounts:
             if row["locked_until"] and row["locked_until"] > now:
                 raise LoginRefused("account locked after repeated failures; try again later",
                                    locked_for=row["locked_until"] - now)
+            if row["locked_until"]:         # a lock that has run out starts the count again
+                db.execute("UPDATE users SET failed = 0, locked_until = NULL WHERE name = ? AND locked_until <= ?",
+                           (name, now))
             try:
                 hasher.verify(row["password"], password)
             except (VerificationError, InvalidHashError):
-                failed = row["failed"] + 1
-                locked = now + lockout_s if failed >= max_failures else None
-                db.execute("UPDATE users SET failed = ?, locked_until = ? WHERE name = ?",
-                           (0 if locked else failed, locked, name))
-                if locked:
+                # one statement counts and locks, so guesses sent in parallel each count
+                failed, locked = db.execute(
+                    "UPDATE users SET failed = failed + 1, locked_until = CASE WHEN failed + 1 >= ? THEN ? "
+                    "ELSE locked_until END WHERE name = ? RETURNING failed, locked_until",
+                    (max_failures, now + lockout_s, name)).fetchone()
+                if locked and locked > now:
                     raise LoginRefused("account locked after repeated failures; try again later",
-                                       locked_for=lockout_s) from None
+                                       locked_for=locked - now) from None
                 raise LoginRefused("wrong user name or password") from None
+            locked = db.execute("SELECT locked_until FROM users WHERE name = ?", (name,)).fetchone()[0]
+            if locked and locked > now:     # a guess in parallel with this one locked the account meanwhile
+                raise LoginRefused("account locked after repeated failures; try again later", locked_for=locked - now)
             if row["disabled"]:
                 raise LoginRefused("account disabled")
             if row["failed"] or row["locked_until"]:

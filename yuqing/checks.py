@@ -50,6 +50,14 @@ def preflight(settings: Settings) -> Preflight:
     except ConfigError as exc:
         result.problems.append(str(exc))
 
+    if "pdf" in settings.app.daily_report.formats:
+        from warning.reports.daily import pdf_problem
+        problem = pdf_problem()
+        if problem:
+            result.problems.append(f"{settings.config_path}: daily_report.formats: {problem}; or leave pdf out")
+        else:
+            result.checked.append("日报 PDF (WeasyPrint)")
+
     if settings.app.web.enabled:
         missing = [m for m in ("fastapi", "uvicorn", "multipart", "argon2") if importlib.util.find_spec(m) is None]
         if missing:

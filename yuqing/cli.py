@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from .config import ConfigError, Settings, load_settings
@@ -253,6 +253,35 @@ def cmd_resend(args: argparse.Namespace) -> int:
     finally:
         app.close()
     print(f"{args.id}: delivered ({alert.id})")
+    return EXIT_OK
+
+
+def cmd_report_daily(args: argparse.Namespace) -> int:
+    """`yuqing report daily --date 2026-11-19 [--format html,docx,pdf] [--out DIR]`: the 日报."""
+    from warning.reports.daily import RENDERERS, PdfUnavailable
+    from .jobs import App
+    settings = _settings(args)
+    formats = [f.strip() for f in args.format.split(",") if f.strip()] if args.format else None
+    if formats is not None and (not formats or set(formats) - set(RENDERERS)):
+        print(f"report daily: --format {args.format!r}: use html, docx, pdf or a list (html,docx,pdf)", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+        at = time.fromisoformat(args.time) if args.time else None
+    except ValueError as exc:
+        print(f"report daily: {exc} (--date YYYY-MM-DD, --time HH:MM)", file=sys.stderr)
+        return EXIT_CONFIG
+    app = App(settings)
+    try:
+        end = app.daily_report_end(day or settings.now().astimezone(settings.tz).date(), at) if (day or at) else None
+        paths = app.write_daily_report(formats=formats, out_dir=Path(args.out) if args.out else None, end=end)
+    except PdfUnavailable as exc:
+        print(f"report daily: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    finally:
+        app.close()
+    for path in paths:
+        print(path)
     return EXIT_OK
 
 
@@ -604,13 +633,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("id", help="dead-letter id (dl-…)")
     q.set_defaults(func=cmd_resend)
 
-    p = sub.add_parser("report", help="reports: the event special report (专报), department response metrics")
+    p = sub.add_parser("report", help="reports: the daily report (日报), the event special report (专报), "
+                                           "department response metrics")
     rsub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")
     q = with_config(rsub.add_parser("response", help="per agency: alerts received, time to acknowledge and resolve "
                                                      "(median, p90), overdue, false-positive share, reopened"))
     q.add_argument("--period", required=True, help="a month (2026-11), a day (2026-11-19) or an ISO week (2026-W47)")
     q.add_argument("--out", help="also write response-PERIOD.csv into this folder")
     q.set_defaults(func=cmd_report_response)
+    q = with_config(rsub.add_parser("daily", help="the daily report (日报) in HTML, DOCX and PDF"))
+    q.add_argument("--date", help="the issue's date, YYYY-MM-DD: the daily_report.hours (24) before the briefing "
+                                  "time that day (default: the period ending now)")
+    q.add_argument("--time", help="the briefing time, HH:MM (default: schedule.briefing's cron time, else 07:30)")
+    q.add_argument("--format", help="html, docx, pdf or a list (default: app.yaml daily_report.formats)")
+    q.add_argument("--out", help="folder (default: output_dir/briefings)")
+    q.set_defaults(func=cmd_report_daily)
     q = with_config(rsub.add_parser("event", help="the event special report (专报) of an alert or event"))
     q.add_argument("id", help="alert id (yuqing alerts) or event id")
     q.add_argument("--format", default="html,docx", help="html, docx or html,docx (default: %(default)s)")

@@ -23,7 +23,7 @@ from index.config import ElasticsearchSettings, SqliteSettings, StoreSettings
 from index.configbase import ConfigError, StrictModel, expand_env, format_errors, load_model, load_yaml
 from nlp.config import PACKAGED_MODELS_DIR, NlpSettings
 from warning.config import (
-    Agency, AgenciesFile, Contact, NotifierSettings, RuleConfig, RulesFile, TopicDef, TopicsFile,
+    Agency, AgenciesFile, Contact, DailyReportSettings, NotifierSettings, RuleConfig, RulesFile, TopicDef, TopicsFile,
 )
 
 __all__ = [
@@ -69,6 +69,7 @@ class AppConfig(StrictModel):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
     web: WebSettings = Field(default_factory=WebSettings)
+    daily_report: DailyReportSettings = Field(default_factory=DailyReportSettings)
     sources_file: str = "sources.yaml"
     topics_file: str = "topics.yaml"
     rules_file: str = "rules.yaml"
@@ -129,6 +130,23 @@ class Settings:
         return CrawlContext(sources=self.sources, inbox_dir=self.path(self.app.inbox_dir),
                             data_dir=self.path(self.app.data_dir), timezone=self.app.timezone,
                             log_level=self.app.log_level, sources_path=self.file("sources"))
+
+    def boundaries_path(self) -> Path:
+        """The 日报 map's district boundaries: daily_report.map.boundaries against the config folder,
+        else the shipped schematic."""
+        configured = self.app.daily_report.map.boundaries
+        if not configured:
+            from warning.reports.districts import SHIPPED_BOUNDARIES
+            return SHIPPED_BOUNDARIES
+        p = Path(os.path.expandvars(configured)).expanduser()
+        return p if p.is_absolute() else self.config_path.parent / p
+
+    def boundaries(self):
+        """The districts of the 日报 map (checked when the settings were loaded), or None when off."""
+        if not self.app.daily_report.map.enabled:
+            return None
+        from warning.reports.districts import load_boundaries
+        return load_boundaries(self.boundaries_path())
 
     @property
     def models_dir(self) -> Path:
@@ -211,6 +229,12 @@ def load_settings(config_path: str | os.PathLike[str], base_dir: str | os.PathLi
     from warning.rules import validate_rules  # the rule registry owns each type's parameters
     validate_rules(rules, folder / app.rules_file, known_topics=known_topics, known_schemes=topics.scheme_names)
     validate_notifiers(app.notifiers, path)
-
-    return Settings(app, sources, topics, rules, agencies, path.resolve(),
-                    Path(base_dir).resolve() if base_dir else Path.cwd())
+    settings = Settings(app, sources, topics, rules, agencies, path.resolve(),
+                        Path(base_dir).resolve() if base_dir else Path.cwd())
+    if app.daily_report.map.enabled:
+        from warning.reports.districts import BoundaryError
+        try:
+            settings.boundaries()
+        except BoundaryError as exc:
+            raise ConfigError(f"{path}: invalid configuration\n  daily_report.map.boundaries: {exc}") from None
+    return settings

@@ -203,9 +203,10 @@ class _Replay:
             if firing.kind == "warning":
                 self.changes.extend({"at": at, "kind": c.kind, "alert": c.alert.id,
                                      "level": AlertLevel.parse(c.alert.level).value} for c in result)
-            elif firing.kind == "briefing":
-                self.briefings.append((at, result))
-                self.summary.briefings.append(result)
+            elif firing.kind == "briefing":    # the 日报's files; the summary names its HTML
+                page = next((p for p in result if p.suffix == ".html"), result[0])
+                self.briefings.append((at, page))
+                self.summary.briefings.append(page)
 
     def _crawl(self, at: datetime, names: list[str]) -> None:
         from yuqing.demo.site import channel_of

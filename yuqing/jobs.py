@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time as clock_time, timedelta
 from pathlib import Path
 
 from crawler.inbox import Inbox
@@ -523,6 +523,78 @@ class App:
             for notifier in notifiers:
                 notifier.bind(self.store)
             return DeadLetters(self.store).resend(letter_id, notifiers, self.settings.now())
+
+    def briefing_clock(self) -> clock_time:
+        """The time of day the 日报 is due: schedule.briefing's cron when it names one fixed minute and
+        hour (the default "30 7 * * *"), else 07:30."""
+        fields = (self.settings.app.schedule.briefing.cron or "").split()
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            return clock_time(int(fields[1]), int(fields[0]))
+        return clock_time(7, 30)
+
+    def daily_report_end(self, day: date, at: clock_time | None = None) -> datetime:
+        """Where the issue dated `day` ends: its briefing time that day."""
+        return datetime.combine(day, at or self.briefing_clock(), tzinfo=self.settings.tz)
+
+    def write_daily_report(self, day: date | None = None, formats=None, out_dir: Path | None = None, *,
+                           end: datetime | None = None) -> list[Path]:
+        """The 日报 (warning.reports.daily) for the daily_report.hours before `end` (default: the
+        briefing time on `day`, else now), in `formats` (default: daily_report.formats), written to
+        out_dir (default: output_dir/briefings)."""
+        from warning.reports.daily import write_daily_report
+        cfg = self.settings.app.daily_report
+        if end is None:
+            end = self.daily_report_end(day) if day is not None else self.settings.now()
+        out = out_dir or (self.output_dir / "briefings")
+        with self._lock:
+            paths = write_daily_report(self.store, start=end - timedelta(hours=cfg.hours), end=end, out_dir=out,
+                                       office_name=self.settings.app.office_name, agencies=self.settings.agencies,
+                                       topics=self.settings.topics, settings=cfg, formats=formats,
+                                       boundaries=self.settings.boundaries() or [],
+                                       source_labels={s.name: s.label for s in self.settings.sources.sources if s.label},
+                                       tz=self.settings.tz)
+        log.info("daily report written", extra={"paths": [str(p) for p in paths]})
+        return paths
+
+    def daily_report_job(self, now: datetime | None = None) -> list[Path]:
+        """The scheduled 日报: written for the period ending now, then mailed to the subscribers with
+        daily_report: true, each once per issue (a restart or a second run does not mail it again)."""
+        end = now or self.settings.now()
+        paths = self.write_daily_report(end=end)
+        self.mail_daily_report(paths, end)
+        return paths
+
+    def mail_daily_report(self, paths: list[Path], end: datetime) -> int:
+        """Mail the issue's `daily_report.attach` files; returns how many subscribers got it now.
+        A failed delivery is logged and retried by the next run of the job."""
+        from warning.notifiers import NotificationError, build_notifiers, daily_report_email
+        from warning.reports.daily import MIME, issue_number
+        cfg = self.settings.app.daily_report
+        if not any(s.daily_report for s in self.settings.agencies.subscribers):
+            return 0
+        named: dict = {}
+        build_notifiers(self.settings.app.notifiers, default_dir=self.output_dir, agencies=self.settings.agencies,
+                        resolve=self.settings.path, path=self.settings.config_path, tz=self.settings.tz, named=named)
+        local = end.astimezone(self.settings.tz)
+        _, label = issue_number(local)
+        files = [(p.name, p.read_bytes(), MIME[p.suffix.lstrip(".")]) for p in paths if p.suffix.lstrip(".") in cfg.attach]
+        subject = f"{self.settings.app.office_name} 舆情日报 {label}（{local:%Y年%m月%d日}）"
+        body = (f"{self.settings.app.office_name}舆情日报 {label}，统计时段为 {local - timedelta(hours=cfg.hours):%m-%d %H:%M}"
+                f" 至 {local:%m-%d %H:%M}，见附件（{'、'.join(n for n, _, _ in files)}）。\n本邮件由舆情哨兵自动发送。")
+        sent = 0
+        for sub, email in daily_report_email(self.settings.agencies, named.values()):
+            key = f"daily_report.mailed.{local:%Y%m%d}.{sub.id}"
+            if self.store.get_state(key):
+                continue
+            try:
+                email.send_files_to(sub.email, subject, body, files, message_id=f"daily.{local:%Y%m%d}.{sub.id}")
+            except NotificationError as exc:
+                log.warning("daily report not mailed", extra={"subscriber": sub.id, "error": str(exc)[:500]})
+                continue
+            self.store.set_state(key, self.settings.now().isoformat())
+            sent += 1
+            log.info("daily report mailed", extra={"subscriber": sub.id, "to": sub.email, "issue": label})
+        return sent
 
     def write_briefing(self, now: datetime | None = None, hours: int = 24) -> Path:
         """Daily briefing (日报) for the `hours` before `now`."""

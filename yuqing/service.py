@@ -62,7 +62,7 @@ def job_specs(settings: Settings, app: App) -> list[JobSpec]:
     specs += [JobSpec("enrich", "enrich inbox", app.enrich_pending, sched.enrich, run_at_start=True),
               # Rules are judged at start too: a service restarted during an incident must not wait an interval.
               JobSpec("warning", "evaluate warnings", app.evaluate_warnings, sched.warning, run_at_start=True),
-              JobSpec("briefing", "daily briefing", app.write_briefing, sched.briefing)]
+              JobSpec("briefing", "daily report (日报)", app.daily_report_job, sched.briefing)]
     return specs
 
 

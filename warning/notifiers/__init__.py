@@ -18,7 +18,7 @@ from index.configbase import ConfigError
 from index.plugins import ComponentError, Registry
 from index.schema import DEFAULT_TZ
 
-from ..config import AgenciesFile, NotifierSettings
+from ..config import AgenciesFile, NotifierSettings, Subscriber
 from .base import NotificationError, Notifier, NotifierContext, PathResolver
 from .email_notifier import EmailNotifier
 from .file_notifier import FileNotifier
@@ -80,6 +80,19 @@ def validate_notifiers(settings: Iterable[NotifierSettings], path: Path | str = 
         raise ConfigError("\n".join(problems))
 
 
+def daily_report_email(agencies: AgenciesFile, built: Iterable[Notifier]) -> list[tuple[Subscriber, EmailNotifier]]:
+    """Each subscriber with daily_report: true and the email notifier its 日报 goes through."""
+    emails = {n.name: n for n in built if isinstance(n, EmailNotifier)}
+    out = []
+    for sub in agencies.subscribers:
+        if not sub.daily_report:
+            continue
+        via = emails.get(sub.email_via) if sub.email_via else next(iter(emails.values()), None)
+        if via is not None:
+            out.append((sub, via))
+    return out
+
+
 def subscriber_problems(agencies: AgenciesFile, settings: Iterable[NotifierSettings]) -> list[str]:
     """What is wrong with agencies.yaml `subscribers:` and `contact.webhooks` against app.yaml's notifiers,
     one 'field: problem' line each."""
@@ -112,9 +125,10 @@ def subscriber_problems(agencies: AgenciesFile, settings: Iterable[NotifierSetti
 
 def build_notifiers(settings: Iterable[NotifierSettings], *, agencies: AgenciesFile, default_dir: Path,
                     resolve: PathResolver = Path, path: Path | str = "app.yaml",
-                    tz: tzinfo = DEFAULT_TZ) -> list[Notifier]:
+                    tz: tzinfo = DEFAULT_TZ, named: dict[str, Notifier] | None = None) -> list[Notifier]:
     """Notifiers for app.yaml's enabled `notifiers:`, plus one channel per agencies.yaml subscriber;
-    any problem is a ConfigError, nothing is skipped.
+    any problem is a ConfigError, nothing is skipped. `named`, when given, receives every enabled
+    notifier by name (subscribers_only ones too).
 
     `default_dir` holds file notifier output when a file notifier names no path;
     `resolve` turns configured relative paths into real ones (Settings.path). A notifier some
@@ -127,7 +141,7 @@ def build_notifiers(settings: Iterable[NotifierSettings], *, agencies: AgenciesF
     if problems:
         raise ConfigError("agencies file: invalid configuration\n  " + "\n  ".join(problems))
     context = NotifierContext(agencies=agencies, default_dir=Path(default_dir), resolve=resolve, tz=tz)
-    built: dict[str, Notifier] = {}
+    built: dict[str, Notifier] = {} if named is None else named
     general: list[Notifier] = []
     for index, item in enumerate(settings):
         if not item.enabled:
@@ -146,6 +160,8 @@ def build_notifiers(settings: Iterable[NotifierSettings], *, agencies: AgenciesF
     from .subscriber import SubscriberChannel
     emails = [n for n in built.values() if isinstance(n, EmailNotifier)]
     for sub in agencies.subscribers:
+        if not sub.alerts:      # the 日报 only (yuqing's daily report job mails it)
+            continue
         if sub.email:
             email = built.get(sub.email_via) if sub.email_via else (emails[0] if emails else None)
             if email is not None:
@@ -155,4 +171,4 @@ def build_notifiers(settings: Iterable[NotifierSettings], *, agencies: AgenciesF
 
 
 __all__ = ["EmailNotifier", "FileNotifier", "NOTIFIER_TYPES", "NotificationError", "Notifier", "NotifierContext",
-           "build_notifiers", "validate_notifiers"]
+           "build_notifiers", "daily_report_email", "validate_notifiers"]

@@ -103,6 +103,19 @@ class EmailNotifier(Notifier):
         message.set_content(body + "\n", charset="utf-8")
         self._deliver(message, "digest")
 
+    def send_files_to(self, addresses: list[str], subject: str, body: str,
+                      files: list[tuple[str, bytes, str]], message_id: str | None = None) -> None:
+        """A plain-text message with attachments (name, data, MIME type), e.g. the 日报."""
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = subject, self.sender, ", ".join(addresses)
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(idstring=message_id, domain=self.sender.rpartition("@")[2] or None)
+        message.set_content(body + "\n", charset="utf-8")
+        for name, data, mime in files:
+            maintype, _, subtype = mime.partition("/")
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+        self._deliver(message, subject)
+
     def build_message(self, alert: Alert, change: AlertChange, to: list[str] | None = None) -> EmailMessage:
         to = to or self.recipients(alert)
         if not to:

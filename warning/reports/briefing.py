@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -246,22 +245,12 @@ class BriefingBuilder:
 def render_briefing(store: Store, *, start: datetime, end: datetime, out_dir: Path, office_name: str,
                     agencies: AgenciesFile, topics: TopicsFile,
                     source_labels: Mapping[str, str] | None = None, tz: tzinfo = DEFAULT_TZ) -> Path:
-    """Write the briefing for [start, end) to out_dir/briefing-YYYYMMDD-HHMM.html and return its path.
-
-    source_labels maps configured source names to the names readers know (e.g. 浔阳晚报).
-    """
-    start, end = aware(start, tz), aware(end, tz)
-    if end <= start:
-        raise ValueError(f"briefing period must end after it starts: {start.isoformat()} .. {end.isoformat()}")
-    context = BriefingBuilder(store, agencies, topics, source_labels=source_labels, tz=tz).context(
-        start, end, office_name)
-    html = _environment(tz).get_template("briefing.html.j2").render(**context)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"briefing-{end.astimezone(tz):%Y%m%d-%H%M}.html"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    logger.info("briefing for %s .. %s written to %s (%d alerts)", start.isoformat(), end.isoformat(), path,
-                len(context["alerts"]))
+    """The 日报's HTML alone for [start, end), with the default settings (warning.reports.daily),
+    as out_dir/briefing-YYYYMMDD-HHMM.html. source_labels maps configured source names to the
+    names readers know (e.g. 浔阳晚报)."""
+    from ..config import DailyReportSettings
+    from .daily import write_daily_report
+    [path] = write_daily_report(store, start=start, end=end, out_dir=out_dir, office_name=office_name,
+                                agencies=agencies, topics=topics, settings=DailyReportSettings(), formats=["html"],
+                                source_labels=source_labels, tz=tz)
     return path

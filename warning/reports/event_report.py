@@ -79,6 +79,11 @@ class EventReport:
 
 
 # --- choosing the posts -------------------------------------------------------
+def scope(store: Store, subject: str) -> tuple[Alert | None, Event | None, PostQuery]:
+    """The alert or event an id names and the query of the posts a report on it covers."""
+    return _scope(store, subject)
+
+
 def _scope(store: Store, subject: str) -> tuple[Alert | None, Event | None, PostQuery]:
     alert = store.get_alert(subject)
     event = None
@@ -148,7 +153,9 @@ class EventReportBuilder:
         self.store, self.agencies, self.topics = store, agencies, topics
         self.office_name, self.tz, self.mask = office_name, tz, masker
 
-    def build(self, subject: str, now: datetime) -> EventReport:
+    def build(self, subject: str, now: datetime, *, charts: bool = True) -> EventReport:
+        """The 专报 of an alert or event; charts=False leaves the two PNG charts empty (the 日报's
+        entries need none)."""
         alert, event, query = _scope(self.store, subject)
         posts = sorted(self.store.iter_posts(query), key=lambda p: p.published_at)[:MAX_POSTS]
         if not posts:
@@ -161,7 +168,7 @@ class EventReportBuilder:
         regions = Counter((p.region.district or p.region.city or p.region.province) for p in posts
                           if p.region and (p.region.district or p.region.city or p.region.province))
         font = chart_font()
-        if font is None:
+        if font is None and charts:
             logger.warning("no CJK font found for the 专报 charts (install fonts-noto-cjk); labels may not show")
         bucket_name, bucket = _interval(end - start)
         span_query = dataclasses.replace(query, start=start, end=end + bucket)
@@ -175,8 +182,8 @@ class EventReportBuilder:
             regions=_shares(regions, len(posts))[:10], first_report=self._first(posts),
             spreaders=self._spreaders(posts), views=self._views(posts), handling=self._handling(alert),
             suggestion=self.topics.suggestion(alert.topic if alert else (event.topic if event else None), level or "蓝"),
-            volume_png=_png(lambda ax: self._volume(ax, histogram, bucket), font),
-            polarity_png=_png(lambda ax: self._polarity(ax, histogram, bucket), font),
+            volume_png=_png(lambda ax: self._volume(ax, histogram, bucket), font) if charts else b"",
+            polarity_png=_png(lambda ax: self._polarity(ax, histogram, bucket), font) if charts else b"",
             post_count=len(posts), span=(start.astimezone(self.tz), end.astimezone(self.tz)), chart_font=font)
         return report
 

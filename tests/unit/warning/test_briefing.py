@@ -47,8 +47,8 @@ def test_briefing_sections_numbers_and_chart(store, tmp_path):
     html = render(store, tmp_path)
     assert "<title>舆情日报 2026年11月18日 · 九江市委网信办</title>" in html
     assert "统计时段：2026-11-17 07:30 至 2026-11-18 07:30" in html
-    for heading in ("一、总体态势", "二、信息走势", "三、预警信息", "四、处置情况", "五、话题分布", "六、地区分布",
-                    "七、热词", "八、最新负面信息"):
+    for heading in ("一、今日概况", "二、信息走势", "三、重点舆情", "四、风险提示", "五、预警信息", "六、处置情况",
+                    "七、热点话题与新增事件", "八、平台与地区分布", "九、热词", "十、最新负面信息"):
         assert heading in html
     assert re.search(r'<div class="value">37<small>条</small>', html)          # 6 + 30 + 1 posts in the period
     assert "较上一时段增加" in html                                            # 37 vs 10 the day before

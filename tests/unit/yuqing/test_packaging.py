@@ -150,7 +150,7 @@ def test_wheel_ships_configs_demo_and_default_models_but_no_transformers(wheel):
     for name in CONFIG_FILES:
         assert f"yuqing/configs/{name}" in names
     assert {"yuqing/configs/demo/app.yaml", "yuqing/configs/demo/sources.yaml", "yuqing/demo/corpus/posts.jsonl",
-            "warning/reports/templates/briefing.html.j2", "nlp/resources/gazetteer.tsv",
+            "warning/reports/templates/briefing.html.j2", "warning/reports/geo/jiujiang-districts.geojson", "nlp/resources/gazetteer.tsv",
             "yuqing/web/templates/overview.html.j2", "yuqing/web/static/app.js", "yuqing/web/static/app.css"} <= names
     for task in ("polarity", "sentiment", "emotion", "topic", "rumor"):
         assert {f"nlp/models/{task}/config.json", f"nlp/models/{task}/weights.npz"} <= names
