@@ -45,6 +45,22 @@ def test_lockout_after_repeated_failures_then_unlocks(accounts):
     assert accounts.authenticate("chen", "long-enough-pw", max_failures=3, lockout_s=60, now=1061).name == "chen"
 
 
+def test_guesses_in_parallel_each_count_toward_the_lockout(accounts):
+    from concurrent.futures import ThreadPoolExecutor
+    accounts.add_user("chen", "admin", "long-enough-pw")
+
+    def guess(i):
+        try:
+            accounts.authenticate("chen", f"bad-{i}", max_failures=3, lockout_s=600, now=1000)
+        except LoginRefused as exc:
+            return str(exc)
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(guess, range(32)))
+    assert sum("locked" in o for o in outcomes) >= 32 - 3
+    with pytest.raises(LoginRefused, match="locked"):
+        accounts.authenticate("chen", "long-enough-pw", max_failures=3, lockout_s=600, now=1010)
+
+
 def test_sessions_end_on_logout_new_password_and_disable(accounts):
     user = accounts.add_user("chen", "admin", "long-enough-pw")
     s1, s2 = accounts.start_session(user, 3600), accounts.start_session(user, 3600)
