@@ -450,7 +450,7 @@ class EventTracker:
                 cluster.region_docs = {c: d for c, d in cluster.region_docs.items() if c in cluster.regions}
         title = post.title.strip()
         if title and (cluster.headline is None or first < (cluster.headline[1], cluster.headline[2])):
-            cluster.headline = [title[: cfg.title_chars], published, post.id]
+            cluster.headline = [cut(title, cfg.title_chars), published, post.id]
 
     def _add_cluster(self, cluster: _Cluster) -> None:
         self._clusters[cluster.id] = cluster
@@ -591,8 +591,20 @@ def _lead(post: Post, limit: int) -> str:
     for part in _LEAD_SPLIT.split(text):
         part = part.strip(" ，,：:")
         if len(part) >= 4:
-            return part[:limit]
-    return text[:limit]
+            return cut(part, limit)
+    return cut(text, limit)
+
+
+def cut(text: str, limit: int) -> str:
+    """text[:limit], backed off so that it never ends inside a number: a phone or ID-card number cut
+    in two is too short for the masker to know, and titles are shown to every role."""
+    if len(text) <= limit:
+        return text
+    i = limit
+    if text[i].isdigit() or text[i] in "Xx":
+        while i > 0 and (text[i - 1].isdigit() or (text[i - 1] in " -" and i > 1 and text[i - 2].isdigit())):
+            i -= 1
+    return text[:i].rstrip()
 
 
 def _top(counts: Counter, n: int) -> Counter:

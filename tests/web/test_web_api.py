@@ -84,3 +84,19 @@ def test_the_rate_limit_answers_429_with_retry_after(office):
     assert codes == [200, 200, 200, 429]
     r = client.get("/api/v1/events")
     assert int(r.headers["retry-after"]) >= 1
+
+
+def test_alert_history_shows_lifecycle_fields_only(office):
+    from warning.alerts import record
+    app, info = office
+    alert = app.store.get_alert(info.eco_alert)
+    record(alert, "notify_failed", info.now, notifier="mail", level=alert.level, change="new",
+           error="smtp.gov.local:25 failed: {'zhangsan@hb.gov.cn': (550, 'no such user')}")
+    record(alert, "commented", info.now, by="hjj", note=f"已联系举报人 {PHONE}")
+    app.store.upsert_alert(alert)
+    reader, _ = client_with(app, "eco-read", agency="eco_env")
+    body = reader.get(f"/api/v1/alerts/{info.eco_alert}").text
+    assert "zhangsan@hb.gov.cn" not in body and "smtp.gov.local" not in body and PHONE not in body
+    history = reader.get(f"/api/v1/alerts/{info.eco_alert}").json()["history"]
+    assert {"event": "notify_failed", "notifier": "mail"}.items() <= history[-2].items()
+    assert history[-1]["note"].startswith("已联系举报人 139")

@@ -143,9 +143,30 @@ def test_overview_event_reports_and_agencies_render(login, office):
     assert "首发" in html and "data:image/png;base64," in html
     r = client.get(f"/events/{info.event_id}/report.docx")
     assert r.status_code == 200 and r.content[:2] == b"PK"
-    assert "舆情专报" in client.get("/reports").text and ".docx" in client.get("/reports").text
+    assert not (app.output_dir / "reports").exists()            # a GET writes nothing
     assert client.get("/reports/reports/..%2F..%2Fapp.yaml").status_code == 404
     assert "部门响应评价" in client.get("/agencies").text
+
+
+def test_agency_users_read_the_daily_report_and_only_their_alerts_special_reports(login, office):
+    app, info = office
+    for subject in (info.eco_alert, info.housing_alert, info.event_id):
+        app.write_event_report(subject, ["html"])
+    app.write_daily_report(formats=["html"], end=info.now)
+    eco = login("hjj_web")
+    page = eco.get("/reports").text
+    assert f"zhuanbao-{info.eco_alert}.html" in page and f"zhuanbao-{info.event_id}.html" in page
+    assert f"zhuanbao-{info.housing_alert}" not in page
+    assert re.search(r"briefing-\d{8}-\d{4}\.html", page)
+    assert 'id="make-daily"' not in page                           # agencies read the 日报, do not write it
+    assert eco.get(f"/reports/reports/zhuanbao-{info.eco_alert}.html").status_code == 200
+    refused = eco.get(f"/reports/reports/zhuanbao-{info.housing_alert}.html")
+    assert refused.status_code == 404 and "老旧小区" not in refused.text
+    assert eco.post("/reports/daily", data={"csrf": csrf_of(page), "date": "2026-11-19"},
+                    headers={"Origin": "http://testserver"}).status_code == 403
+    analyst = login("ana")
+    assert f"zhuanbao-{info.housing_alert}.html" in analyst.get("/reports").text
+    assert 'id="make-daily"' in analyst.get("/reports").text
 
 
 def test_the_inbox_poll_returns_only_newer_visible_alerts(login, office):
@@ -154,6 +175,23 @@ def test_the_inbox_poll_returns_only_newer_visible_alerts(login, office):
     data = client.get("/alerts/poll", params={"after": "2000-01-01T00:00:00+08:00"}).json()
     assert [a["id"] for a in data["alerts"]] == [info.eco_alert]
     assert client.get("/alerts/poll", params={"after": data["latest"]}).json()["alerts"] == []
+
+
+def test_bad_poll_times_and_silence_spans_get_answers_not_errors(login, office):
+    _, info = office
+    client = login("hjj_web")
+    assert client.get("/alerts/poll", params={"after": "2000-01-01T00:00:00"}).status_code == 200
+    assert client.get("/alerts/poll", params={"after": "yesterday"}).status_code == 400
+    page = client.get(f"/alerts/{info.eco_alert}").text
+    r = client.post(f"/alerts/{info.eco_alert}/act", data={"csrf": csrf_of(page), "action": "silence", "hours": "1e20"})
+    assert r.status_code == 200 and "暂停时长须在" in r.text
+
+
+def test_a_search_highlight_of_a_post_with_personal_data_is_not_shown(login):
+    client = login("hjj_web")
+    html = client.get("/search", params={"q": "举报"}).text
+    assert "<em>举报</em>" not in html and PHONE not in html and PHONE[:7] not in html
+    assert "139****5678" in html
 
 
 def test_logout_ends_the_session(login):

@@ -195,8 +195,8 @@ class EventReportBuilder:
                          + (f" {self.mask(post.author.name)}" if post.author.name else "")}
 
     def _excerpt(self, post: Post, n: int = 60) -> str:
-        text = " ".join(post.text.split())
-        return self.mask(text[:n] + ("…" if len(text) > n else ""))
+        text = self.mask(" ".join(post.text.split()))     # masked whole, then cut: a cut number escapes the masker
+        return text[:n] + ("…" if len(text) > n else "")
 
     def _risk(self, alert, posts, negative, platforms, histogram, end) -> str:
         share = len(negative) / len(posts)

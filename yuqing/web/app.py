@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index.schema import ACTIVE_STATUSES, AlertLevel, AlertStatus, Platform
+from index.schema import ACTIVE_STATUSES, AlertLevel, AlertStatus, Platform, aware
 from warning.labels import LEVEL_COLOURS, STATUS_LABELS, platform_label
 from warning.lifecycle import ACTIONS, Directory, LifecycleError, PermissionDenied
 
@@ -39,6 +39,7 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inlin
 ACTION_LABELS = {"ack": "签收", "handle": "开始处置", "resolve": "办结", "false-positive": "标记误报", "reopen": "重新打开",
                  "assign": "指派", "comment": "备注", "silence": "静默"}
 REPORT_NAME = re.compile(r"^[\w.\-]+\.(html|docx|pdf|csv)$")
+MAX_SILENCE_HOURS = 24 * 30
 
 
 class LoginRequired(Exception):
@@ -231,7 +232,7 @@ def create_app(app, *, limiter=None) -> FastAPI:
     def poll(request: Request, after: str, who: Principal = Depends(user)):
         """Alerts first seen after `after` that this user may see (the inbox asks every poll_seconds)."""
         try:
-            since = datetime.fromisoformat(after)
+            since = aware(datetime.fromisoformat(after), tz)
         except ValueError:
             raise BadRequest("after: an ISO time") from None
         now = settings.now()
@@ -271,9 +272,12 @@ def create_app(app, *, limiter=None) -> FastAPI:
         options: dict[str, Any] = {"note": note or None}
         if action == "assign":
             options["assignee"] = assignee.strip() or None
-        if action == "silence":
-            options["until"] = settings.now() + timedelta(hours=hours) if hours > 0 else None
         back = f"/alerts/{alert_id}"
+        if action == "silence":
+            if not 0 <= hours <= MAX_SILENCE_HOURS:
+                return RedirectResponse(f"{back}?{urlencode({'err': f'暂停时长须在 0–{MAX_SILENCE_HOURS} 小时之间'})}",
+                                        status_code=303)
+            options["until"] = settings.now() + timedelta(hours=hours) if hours > 0 else None
         try:
             alerts_view().get(who, alert_id)
             app.alert_action(alert_id, action, who.name, **options)
@@ -301,16 +305,24 @@ def create_app(app, *, limiter=None) -> FastAPI:
 
     @api.get("/events/{event_id}/report.{fmt}", include_in_schema=False)
     def event_report(event_id: str, fmt: str, who: Principal = Depends(user)):
-        from warning.reports.event_report import ReportError
+        """The event's 专报, made for this reader (their masking) and sent, not written to disk."""
+        from warning.reports.event_report import EventReportBuilder, ReportError, render_docx, render_html
         if fmt not in ("html", "docx"):
             raise HTTPException(404, "the 专报 comes as html or docx")
         if not app.store.get_events([event_id]):
             raise HTTPException(404, f"no event {event_id}")
         try:
-            paths = app.write_event_report(event_id, [fmt])
+            report = EventReportBuilder(app.store, settings.agencies, settings.topics, office_name=settings.app.office_name,
+                                        tz=tz, masker=who.mask).build(event_id, settings.now())
         except ReportError as exc:
             raise HTTPException(404, str(exc)) from None
-        return _download(paths[0])
+        safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in event_id)
+        name = f"zhuanbao-{safe}.{fmt}"
+        if fmt == "html":
+            body, media = render_html(report).encode("utf-8"), "text/html; charset=utf-8"
+        else:
+            body, media = render_docx(report), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @api.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request, who: Principal = Depends(user), form: SearchForm = Depends(), page: int = 1):
@@ -336,39 +348,55 @@ def create_app(app, *, limiter=None) -> FastAPI:
         return StreamingResponse(iter(body), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="search.csv"'})
 
+    def may_read(who: Principal, folder: str, name: str) -> bool:
+        """Admins and analysts read every report. An agency user reads the 日报 (the office sends it to
+        its member units), and the 专报 of events and of alerts routed or reported to its agency."""
+        if who.role in ("admin", "analyst") or folder == "briefings":
+            return True
+        if not name.startswith("zhuanbao-"):
+            return False
+        subject = name.removeprefix("zhuanbao-").rsplit(".", 1)[0]
+        try:
+            if alerts_view().get(who, subject) is not None:
+                return True
+        except PermissionError:
+            return False
+        return bool(app.store.get_events([subject]))
+
     @api.get("/reports", response_class=HTMLResponse, include_in_schema=False)
     def reports_page(request: Request, who: Principal = Depends(user)):
         groups = []
         for folder, label in (("briefings", "舆情日报"), ("reports", "舆情专报")):
             d = app.output_dir / folder
-            files = sorted((p for p in d.glob("*") if p.is_file() and REPORT_NAME.match(p.name)),
+            files = sorted((p for p in d.glob("*") if p.is_file() and REPORT_NAME.match(p.name)
+                            and may_read(who, folder, p.name)),
                            key=lambda p: p.name, reverse=True) if d.is_dir() else []
             groups.append({"folder": folder, "label": label,
                            "files": [{"name": p.name, "size": p.stat().st_size,
                                       "at": datetime.fromtimestamp(p.stat().st_mtime, tz)} for p in files[:200]]})
         return render(request, "reports.html.j2", who, groups=groups, today=settings.now().astimezone(tz).date().isoformat(),
-                      daily=hasattr(app, "write_daily_report"))
+                      daily=who.role in ("admin", "analyst"),
+                      formats=settings.app.daily_report.formats)
 
     @api.get("/reports/{folder}/{name}", include_in_schema=False)
     def report_file(folder: str, name: str, who: Principal = Depends(user)):
         if folder not in ("briefings", "reports") or not REPORT_NAME.match(name):
             raise HTTPException(404, "no such report")
         path = app.output_dir / folder / name
-        if not path.is_file():
+        if not path.is_file() or not may_read(who, folder, name):
             raise HTTPException(404, "no such report")
         return _download(path)
 
     @api.post("/reports/daily", include_in_schema=False, dependencies=[Depends(csrf_form)])
-    def make_daily(date: str = Form(...), formats: list[str] = Form(default=["html", "docx", "pdf"]),
-                   who: Principal = Depends(user)):
-        if not hasattr(app, "write_daily_report"):
-            raise HTTPException(501, "this build has no daily report writer")
+    def make_daily(date: str = Form(...), formats: list[str] = Form(default=[]), who: Principal = Depends(user)):
+        if who.role not in ("admin", "analyst"):
+            raise HTTPException(403, "the 日报 is written by the office's admins and analysts")
         try:
             day = datetime.fromisoformat(date).date()
         except ValueError:
             raise BadRequest("date: YYYY-MM-DD") from None
         try:
-            paths = app.write_daily_report(day, formats)
+            paths = app.write_daily_report(day, formats or None)
         except (ValueError, RuntimeError, ImportError) as exc:
             return RedirectResponse("/reports?" + urlencode({"err": str(exc)}), status_code=303)
         return RedirectResponse("/reports?" + urlencode({"msg": "已生成 " + "、".join(p.name for p in paths)}),

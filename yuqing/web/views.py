@@ -117,6 +117,12 @@ def alert_row(alert: Alert, who: Principal, now: datetime, tz) -> dict[str, Any]
     }
 
 
+# What the API shows of an alert's history: the lifecycle's and the engine's own fields. Not a notifier's
+# `error` (it may quote addresses and hosts); free text (note) is masked.
+HISTORY_KEYS = frozenset({"event", "at", "by", "to", "from", "assignee", "previous", "level", "note", "until", "status",
+                          "reason", "deadline", "due", "notifier", "change", "dead_letter", "quiet_since", "metrics"})
+
+
 def alert_json(alert: Alert, who: Principal, now: datetime) -> dict[str, Any]:
     """An alert as the API returns it: every text field through the principal's masker."""
     data = alert.model_dump(mode="json")
@@ -133,9 +139,9 @@ def alert_json(alert: Alert, who: Principal, now: datetime) -> dict[str, Any]:
         data["basis"]["text"] = who.mask(data["basis"]["text"])
     if data.get("peak") and data["peak"].get("summary"):
         data["peak"]["summary"] = who.mask(data["peak"]["summary"])
-    for entry in data.get("history", []):
-        if entry.get("note"):
-            entry["note"] = who.mask(entry["note"])
+    # history: the lifecycle's own fields only (a notifier's error may quote addresses), every text masked
+    data["history"] = [{k: (who.mask(v) if k == "note" else v) for k, v in entry.items() if k in HISTORY_KEYS}
+                       for entry in data.get("history", [])]
     data["overdue"] = overdue_kinds(alert, now)
     return data
 
@@ -196,10 +202,14 @@ class AlertViews:
 
 
 # --- posts ------------------------------------------------------------------
-def _highlight(hit_html: str | None, who: Principal) -> str | None:
+def _highlight(hit_html: str | None, who: Principal, post: Post | None = None) -> str | None:
     """The store's highlight (escaped text with <em> marks) if masking leaves it unchanged; a snippet
-    that holds personal data is dropped (the caller shows the masked text instead)."""
+    of a post that holds personal data anywhere is dropped (the caller shows the masked text instead):
+    a number cut at the snippet's edge is too short for the masker to know."""
     if not hit_html:
+        return None
+    if post is not None and not who.is_admin and (who.mask(post.content) != post.content
+                                                  or who.mask(post.title) != post.title):
         return None
     plain = html.unescape(_TAG.sub("", hit_html))
     if who.mask(plain) != plain:
@@ -221,7 +231,7 @@ def post_json(post: Post, who: Principal, highlight: str | None = None, tz=None)
         "topic": post.topic, "region": post.region.name if post.region else None,
         "region_code": post.region.code if post.region else None,
         "event_id": post.event_id, "schemes": list(post.schemes),
-        "engagement": post.engagement.total, "highlight": _highlight(highlight, who),
+        "engagement": post.engagement.total, "highlight": _highlight(highlight, who, post),
     }
 
 

@@ -304,3 +304,11 @@ def test_a_sub_story_in_other_words_merges_when_it_shares_many_words(strict, mak
     assert run(merge_similarity=0.5, merge_strong_terms=5)
     assert not run(merge_similarity=0.5, merge_strong_terms=0)         # similarity alone is too low
     assert not run(merge_similarity=0.5, merge_strong_terms=50)        # they do not share 50 words
+
+
+def test_titles_are_never_cut_inside_a_number():
+    from nlp.events import cut
+    text = "濂溪区某小区业主反映物业乱收费，联系人身份证号码为360402199001011234"
+    assert cut(text, 40).endswith("号码为")
+    assert cut("电话 139 8765 4321 请回电", 9) == "电话"
+    assert cut("十里河死鱼", 40) == "十里河死鱼" and cut("abcdef", 3) == "abc"
