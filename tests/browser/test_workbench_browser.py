@@ -1,8 +1,11 @@
 """The workbench in headless Chromium: an agency user's day — sign in, overview, acknowledge and resolve an
-alert, another agency's alert absent and its URL refused, search, hostile post text shown as text."""
+alert, another agency's alert absent and its URL refused, search, hostile post text shown as text, the
+日报 PDF downloaded; an analyst writing the 日报 from the reports page."""
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -35,8 +38,33 @@ def no_script_ran(driver) -> None:
     pytest.fail(f"a script in post text ran: alert({text!r})")
 
 
+def pdf_or_skip() -> None:
+    from warning.reports.daily import pdf_problem
+    problem = pdf_problem()
+    if problem and os.environ.get("YUQING_REQUIRE_PDF", "1") == "0":
+        pytest.skip(problem)
+    assert problem is None, problem
+
+
+def downloaded(folder: Path, suffix: str, timeout: float = 20) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [p for p in folder.glob(f"*{suffix}")]
+        if done and not list(folder.glob("*.crdownload")):
+            return done[0]
+        time.sleep(0.2)
+    pytest.fail(f"no {suffix} downloaded into {folder}: {sorted(p.name for p in folder.iterdir())}")
+
+
+def pdf_text(path: Path) -> str:
+    import pypdf
+    return "".join(page.extract_text() for page in pypdf.PdfReader(str(path)).pages).replace(" ", "")
+
+
 def test_an_agency_users_day_in_the_browser(server, browser):
     base, app, info = server
+    pdf_or_skip()
+    [_, pdf] = app.write_daily_report(formats=["html", "pdf"], end=info.now)     # the 07:30 job's issue
     sign_in(browser, base, "hjj_web")
     browser.get(base + "/?range=24h")
     assert browser.find_element(By.ID, "total").text == "7"
@@ -85,6 +113,34 @@ def test_an_agency_users_day_in_the_browser(server, browser):
     no_script_ran(browser)
     browser.shot("search")
 
+    browser.get(base + "/reports")
+    assert not browser.find_elements(By.ID, "make-daily")           # agencies read the 日报, do not write it
+    browser.shot("reports")
+    browser.find_element(By.CSS_SELECTOR, f'#files-briefings a[href$="{pdf.name}"]').click()
+    got = downloaded(browser.downloads, ".pdf")
+    assert got.read_bytes()[:5] == b"%PDF-" and "舆情日报" in pdf_text(got)
+
+
+def test_an_analyst_writes_the_daily_report_pdf_from_the_reports_page(server, browser):
+    base, app, info = server
+    pdf_or_skip()
+    sign_in(browser, base, "ana")
+    browser.get(base + "/reports")
+    day = info.now.astimezone(app.settings.tz).date().isoformat()
+    field = browser.find_element(By.CSS_SELECTOR, '#make-daily input[name="date"]')
+    browser.execute_script("arguments[0].value = arguments[1]", field, day)
+    for box in browser.find_elements(By.CSS_SELECTOR, '#make-daily input[name="formats"]'):
+        if box.is_selected() != (box.get_attribute("value") == "pdf"):
+            box.click()
+    browser.find_element(By.ID, "make-daily-btn").click()
+    WebDriverWait(browser, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, '#files-briefings a[href$=".pdf"]')))
+    link = browser.find_element(By.CSS_SELECTOR, '#files-briefings a[href$=".pdf"]')
+    assert link.text == f"briefing-{day.replace('-', '')}-0730.pdf"
+    link.click()
+    got = downloaded(browser.downloads, ".pdf")
+    text = pdf_text(got)
+    assert "重点舆情" in text and "十里河" in text
+
 
 def test_new_alerts_appear_in_the_inbox_without_a_reload(server, browser):
     from datetime import timedelta
@@ -112,8 +168,11 @@ def test_a_wrong_password_then_the_locked_account(server, browser):
     base, _, _ = server
     for _ in range(3):
         browser.get(base + "/login")
+        button = browser.find_element(By.ID, "login")
         browser.find_element(By.ID, "name").send_keys("zjj_web")
         browser.find_element(By.ID, "password").send_keys("not-the-password")
-        browser.find_element(By.ID, "login").click()
-    time.sleep(0.2)
+        button.click()
+        # the refusal's page must be back before the next try, or that try's GET cancels this POST
+        WebDriverWait(browser, 10).until(EC.staleness_of(button))
+        WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.ID, "login-error")))
     assert "锁定" in browser.find_element(By.ID, "login-error").text
