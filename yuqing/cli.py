@@ -275,6 +275,9 @@ def cmd_report_daily(args: argparse.Namespace) -> int:
     try:
         end = app.daily_report_end(day or settings.now().astimezone(settings.tz).date(), at) if (day or at) else None
         paths = app.write_daily_report(formats=formats, out_dir=Path(args.out) if args.out else None, end=end)
+        if args.mail:
+            sent = app.mail_daily_report(paths, end or settings.now())
+            print(f"mailed to {sent} subscriber(s) (those who had this issue already are skipped)", file=sys.stderr)
     except PdfUnavailable as exc:
         print(f"report daily: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -647,6 +650,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--time", help="the briefing time, HH:MM (default: schedule.briefing's cron time, else 07:30)")
     q.add_argument("--format", help="html, docx, pdf or a list (default: app.yaml daily_report.formats)")
     q.add_argument("--out", help="folder (default: output_dir/briefings)")
+    q.add_argument("--mail", action="store_true", help="also mail it to the subscribers with daily_report: true that "
+                                                      "have not had this issue (e.g. after a failed delivery)")
     q.set_defaults(func=cmd_report_daily)
     q = with_config(rsub.add_parser("event", help="the event special report (专报) of an alert or event"))
     q.add_argument("id", help="alert id (yuqing alerts) or event id")

@@ -187,7 +187,9 @@ def test_scheduled_issue_is_mailed_to_subscribers_once_across_restarts(tmp_path,
         again.daily_report_job(NOW + timedelta(minutes=10))
     finally:
         again.close()
-    [envelope] = inbox
+    from yuqing.cli import main
+    assert main(["report", "daily", "--config", str(config), "--date", "2026-11-19", "--mail"]) == 0
+    [envelope] = inbox                                          # --mail skips who had the issue
     assert envelope.rcpt_tos == ["leader@jj.gov.cn"]
     message = message_from_bytes(envelope.content, policy=policy.default)
     assert "舆情日报 2026年第323期" in message["Subject"]
@@ -235,3 +237,35 @@ def test_load_boundaries_rejects_non_geojson(tmp_path):
         {"properties": {"code": "1", "name": "a"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}), "utf-8")
     with pytest.raises(BoundaryError, match="Polygon or MultiPolygon"):
         load_boundaries(tmp_path / "y.geojson")
+
+
+def test_a_failed_delivery_is_sent_by_report_daily_mail(tmp_path):
+    from aiosmtpd.controller import Controller
+    from yuqing.cli import main
+    port = _free_port()
+    write_office(tmp_path)
+    config = _subscribe(tmp_path, port)
+    app = App(load_settings(config, base_dir=tmp_path))
+    populate(app, NOW - timedelta(hours=1))
+    try:
+        app.daily_report_job(NOW)                                  # nothing listens: logged, not recorded
+    finally:
+        app.close()
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append(envelope)
+            return "250 OK"
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert main(["report", "daily", "--config", str(config), "--date", "2026-11-19", "--mail"]) == 0
+        assert main(["report", "daily", "--config", str(config), "--date", "2026-11-19", "--mail"]) == 0
+    finally:
+        controller.stop()
+    [envelope] = handler.messages
+    assert envelope.rcpt_tos == ["leader@jj.gov.cn"]
