@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-_NAMES = {"BriefingBuilder": "briefing", "render_briefing": "briefing", "DailyReportBuilder": "daily",
+_NAMES = {"BriefingBuilder": "briefing", "render_briefing": "daily", "DailyReportBuilder": "daily",
           "PdfUnavailable": "daily", "pdf_problem": "daily", "write_daily_report": "daily"}
 
 __all__ = sorted(_NAMES)

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from index.schema import ACTIVE_STATUSES, DEFAULT_TZ, Alert, AlertLevel, Post, aware, now as current_time
+from index.schema import ACTIVE_STATUSES, DEFAULT_TZ, Alert, AlertLevel, Post, now as current_time
 from index.store import Bucket, PostQuery, Store
 from ..config import AgenciesFile, TopicsFile
 
@@ -240,17 +240,3 @@ class BriefingBuilder:
             "engagement": post.engagement.total,
             "sentiment": post.polarity_label or "", "region": post.region.name if post.region else "",
         }
-
-
-def render_briefing(store: Store, *, start: datetime, end: datetime, out_dir: Path, office_name: str,
-                    agencies: AgenciesFile, topics: TopicsFile,
-                    source_labels: Mapping[str, str] | None = None, tz: tzinfo = DEFAULT_TZ) -> Path:
-    """The 日报's HTML alone for [start, end), with the default settings (warning.reports.daily),
-    as out_dir/briefing-YYYYMMDD-HHMM.html. source_labels maps configured source names to the
-    names readers know (e.g. 浔阳晚报)."""
-    from ..config import DailyReportSettings
-    from .daily import write_daily_report
-    [path] = write_daily_report(store, start=start, end=end, out_dir=out_dir, office_name=office_name,
-                                agencies=agencies, topics=topics, settings=DailyReportSettings(), formats=["html"],
-                                source_labels=source_labels, tz=tz)
-    return path

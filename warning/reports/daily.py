@@ -333,5 +333,17 @@ def write_daily_report(store: Store, *, start: datetime, end: datetime, out_dir:
     return paths
 
 
+def render_briefing(store: Store, *, start: datetime, end: datetime, out_dir: Path, office_name: str,
+                    agencies: AgenciesFile, topics: TopicsFile,
+                    source_labels: Mapping[str, str] | None = None, tz: tzinfo = DEFAULT_TZ) -> Path:
+    """The 日报's HTML alone for [start, end), with the default settings, as
+    out_dir/briefing-YYYYMMDD-HHMM.html. source_labels maps configured source names to the names
+    readers know (e.g. 浔阳晚报)."""
+    [path] = write_daily_report(store, start=start, end=end, out_dir=out_dir, office_name=office_name,
+                                agencies=agencies, topics=topics, settings=DailyReportSettings(), formats=["html"],
+                                source_labels=source_labels, tz=tz)
+    return path
+
+
 __all__ = ["DailyReport", "DailyReportBuilder", "MIME", "PdfUnavailable", "issue_number", "pdf_problem",
-           "render_docx", "render_html", "render_pdf", "write_daily_report"]
+           "render_briefing", "render_docx", "render_html", "render_pdf", "write_daily_report"]
