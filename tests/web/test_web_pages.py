@@ -199,3 +199,13 @@ def test_logout_ends_the_session(login):
     r = client.post("/logout", data={"csrf": csrf_of(client.get("/").text)}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_message_in_a_link_someone_else_made_is_not_shown(login, office):
+    _, info = office
+    client = login("hjj_web")
+    forged = client.get("/alerts", params={"msg": "您的账号存在异常，请立即致电 400-000"}).text
+    assert "您的账号存在异常" not in forged and 'id="flash"' not in forged
+    page = client.get(f"/alerts/{info.eco_alert}").text
+    r = client.post(f"/alerts/{info.eco_alert}/act", data={"csrf": csrf_of(page), "action": "ack"})
+    assert r.status_code == 200 and '<p class="flash" id="flash">已签收</p>' in r.text   # our own message is shown

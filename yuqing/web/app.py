@@ -6,9 +6,12 @@ writers) so pages, the API, the CLI and the scheduler change alerts the same way
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import mimetypes
 import re
+import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,9 +86,27 @@ def create_app(app, *, limiter=None) -> FastAPI:
         session = pages.session(request) if who else None
         body = env.get_template(name).render(
             request=request, who=who, csrf=session.csrf if session else "", office=settings.app.office_name,
-            nav=request.url.path, flash=request.query_params.get("msg"), error=request.query_params.get("err"),
+            nav=request.url.path, **shown_notice(request),
             poll_seconds=web.poll_seconds, **context)
         return HTMLResponse(body, status_code=status_code)
+
+    # Messages after a form (已签收, an error) travel in the redirect's query, signed with a key of this
+    # process: a link someone else made cannot put its own words on the page.
+    notice_key = secrets.token_bytes(32)
+
+    def _sign(msg: str, err: str) -> str:
+        return hmac.new(notice_key, f"{msg}\x00{err}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def notice(path: str, *, msg: str = "", err: str = "") -> RedirectResponse:
+        query = {k: v for k, v in (("msg", msg), ("err", err)) if v}
+        query["sig"] = _sign(msg, err)
+        return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
+
+    def shown_notice(request: Request) -> dict[str, str | None]:
+        msg, err = request.query_params.get("msg", ""), request.query_params.get("err", "")
+        if (msg or err) and hmac.compare_digest(request.query_params.get("sig", ""), _sign(msg, err)):
+            return {"flash": msg or None, "error": err or None}
+        return {"flash": None, "error": None}
 
     @api.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -275,8 +296,7 @@ def create_app(app, *, limiter=None) -> FastAPI:
         back = f"/alerts/{alert_id}"
         if action == "silence":
             if not 0 <= hours <= MAX_SILENCE_HOURS:
-                return RedirectResponse(f"{back}?{urlencode({'err': f'暂停时长须在 0–{MAX_SILENCE_HOURS} 小时之间'})}",
-                                        status_code=303)
+                return notice(back, err=f"暂停时长须在 0–{MAX_SILENCE_HOURS} 小时之间")
             options["until"] = settings.now() + timedelta(hours=hours) if hours > 0 else None
         try:
             alerts_view().get(who, alert_id)
@@ -286,8 +306,8 @@ def create_app(app, *, limiter=None) -> FastAPI:
         except PermissionDenied as exc:
             raise HTTPException(403, str(exc)) from None
         except LifecycleError as exc:
-            return RedirectResponse(f"{back}?{urlencode({'err': str(exc)})}", status_code=303)
-        return RedirectResponse(f"{back}?{urlencode({'msg': f'已{ACTION_LABELS.get(action, action)}'})}", status_code=303)
+            return notice(back, err=str(exc))
+        return notice(back, msg=f"已{ACTION_LABELS.get(action, action)}")
 
     @api.get("/events/{event_id}", response_class=HTMLResponse, include_in_schema=False)
     def event_page(request: Request, event_id: str, who: Principal = Depends(user)):
@@ -398,9 +418,8 @@ def create_app(app, *, limiter=None) -> FastAPI:
         try:
             paths = app.write_daily_report(day, formats or None)
         except (ValueError, RuntimeError, ImportError) as exc:
-            return RedirectResponse("/reports?" + urlencode({"err": str(exc)}), status_code=303)
-        return RedirectResponse("/reports?" + urlencode({"msg": "已生成 " + "、".join(p.name for p in paths)}),
-                                status_code=303)
+            return notice("/reports", err=str(exc))
+        return notice("/reports", msg="已生成 " + "、".join(p.name for p in paths))
 
     @api.get("/agencies", response_class=HTMLResponse, include_in_schema=False)
     def agencies_page(request: Request, who: Principal = Depends(user), period: str | None = None):
