@@ -63,7 +63,10 @@ def pick_encoding(body: bytes, content_type: str | None) -> str | None:
             # Non-ASCII GBK text is practically never valid UTF-8, so valid UTF-8 means the
             # declaration is stale (pages re-saved as UTF-8 keep their old charset=gbk).
             return "utf-8"
-        return None
+        # GB2312 and GBK pages are read as their superset GB18030 whatever Scrapy's (w3lib's) own
+        # translation of the name is this release (2.6 stopped widening gb2312 and gbk)
+        widened = _CHINESE_ALIASES.get(declared.strip().lower()) or _CHINESE_ALIASES.get(resolved)
+        return widened if widened and widened != resolved else None
     for candidate in _FALLBACKS:
         if decodes(body, candidate):
             return candidate
