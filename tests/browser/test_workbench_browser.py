@@ -38,6 +38,15 @@ def no_script_ran(driver) -> None:
     pytest.fail(f"a script in post text ran: alert({text!r})")
 
 
+def submit_and_wait(driver, button, status: str) -> None:
+    """Click a form's button, wait for the page it leaves to go, then for the new page's status."""
+    from selenium.common.exceptions import WebDriverException
+    button.click()
+    WebDriverWait(driver, 10).until(EC.staleness_of(button))
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        EC.text_to_be_present_in_element((By.ID, "alert-status"), status))
+
+
 def pdf_or_skip() -> None:
     from warning.reports.daily import pdf_problem
     problem = pdf_problem()
@@ -80,12 +89,10 @@ def test_an_agency_users_day_in_the_browser(server, browser):
     browser.shot("inbox")
 
     browser.find_element(By.CSS_SELECTOR, f'tr[data-id="{info.eco_alert}"] a').click()
-    browser.find_element(By.ID, "act-ack").click()
-    WebDriverWait(browser, 10).until(EC.text_to_be_present_in_element((By.ID, "alert-status"), "已签收"))
+    submit_and_wait(browser, browser.find_element(By.ID, "act-ack"), "已签收")
     form = browser.find_element(By.ID, "act-resolve").find_element(By.XPATH, "./..")
     form.find_element(By.NAME, "note").send_keys("企业已停产整改，水质恢复")
-    browser.find_element(By.ID, "act-resolve").click()
-    WebDriverWait(browser, 10).until(EC.text_to_be_present_in_element((By.ID, "alert-status"), "已办结"))
+    submit_and_wait(browser, browser.find_element(By.ID, "act-resolve"), "已办结")
     assert "企业已停产整改" in browser.find_element(By.ID, "history").text
     no_script_ran(browser)
     browser.shot("alert-resolved")
