@@ -317,6 +317,7 @@ class EventReportBuilder:
         times = self._times(histogram, self.tz)
         axes.plot(times, [b.total for b in histogram], color="#1f6fd1", linewidth=1.6, marker="o", markersize=2.5)
         axes.set_ylabel("信息量（条）")
+        axes.yaxis.get_major_locator().set_params(integer=True)    # posts come whole
         axes.set_title("信息量走势", fontsize=10)
 
     def _polarity(self, axes, histogram, bucket):
@@ -325,6 +326,7 @@ class EventReportBuilder:
             axes.plot(times, [b.counts.get(label, 0) for b in histogram], label=label,
                       color=SENTIMENT_COLOURS.get(label), linewidth=1.4)
         axes.set_ylabel("信息量（条）")
+        axes.yaxis.get_major_locator().set_params(integer=True)
         axes.set_title("舆情倾向走势", fontsize=10)
         axes.legend(frameon=False, fontsize=8, ncols=3)
 
