@@ -66,6 +66,32 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def cmd_crawl_extract(args: argparse.Namespace) -> int:
+    """`yuqing crawl extract PAGE.html [--url URL] [--source NAME]`: what the spiders would take from a
+    saved page (the same extractor, with the source's detail selectors), as JSON."""
+    from crawler.config import DetailRules
+    from crawler.extract.article import ArticleExtractor, ExtractionError
+    from crawler.extract.encoding import decode_page
+    settings = _settings(args)
+    rules = settings.source(args.source).detail if args.source else DetailRules()
+    try:
+        body = Path(args.page).read_bytes() if args.page != "-" else sys.stdin.buffer.read()
+    except OSError as exc:
+        print(f"crawl extract: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    html, encoding = decode_page(body)
+    now = _at(args.now, settings) or settings.now()
+    try:
+        page = ArticleExtractor(rules, settings.tz).extract(html, args.url, now=now)
+    except (ExtractionError, ValueError) as exc:
+        print(f"crawl extract: {args.page}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps({"title": page.title, "published_at": page.published_at.isoformat() if page.published_at else None,
+                      "published_from": page.published_from, "author": page.author, "body": page.content,
+                      "encoding": encoding, "extra": page.extra}, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 def cmd_enrich(args: argparse.Namespace) -> int:
     from .jobs import App
     app = App(_settings(args))
@@ -593,9 +619,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("run", help="run the scheduled service until SIGINT/SIGTERM"))
     p.set_defaults(func=cmd_run)
 
-    p = with_config(sub.add_parser("crawl", help="crawl sources once, into the inbox"))
+    p = with_config(sub.add_parser("crawl", help="crawl sources once, into the inbox; crawl extract PAGE: test "
+                                                  "the extractor on a saved page"))
     p.add_argument("--source", action="append", help="source name (repeatable; default: all enabled)")
     p.set_defaults(func=cmd_crawl)
+    csub = p.add_subparsers(dest="crawl_command", required=False, metavar="[extract]")
+    q = with_config(csub.add_parser("extract", help="title, publish time, author and body of a saved page, as JSON "
+                                                    "(the spiders' extractor; --source adds that source's selectors)"))
+    q.add_argument("page", help="a saved HTML file (any encoding), or - for standard input")
+    q.add_argument("--url", help="the page's address (resolves links; helps the extractor)")
+    q.add_argument("--source", help="a news/board source in sources.yaml whose detail: selectors apply")
+    q.add_argument("--now", type=_parse_time, help="the crawl time that dates without a year are read against "
+                                                  "(default: now)")
+    q.set_defaults(func=cmd_crawl_extract)
 
     p = with_config(sub.add_parser("enrich", help="enrich the inbox into the store"))
     p.set_defaults(func=cmd_enrich)

@@ -80,3 +80,23 @@ def replacement_ratio(text: str) -> float:
     if not visible:
         return 0.0
     return text.count("\ufffd") / visible
+
+
+def decode_page(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """A saved page's text and the encoding it was read with, by the crawl's own rules: a BOM, then
+    the declaration (GB2312/GBK widened to GB18030, stale declarations overruled), else the first
+    encoding the bytes are valid in; undecodable bytes become U+FFFD."""
+    bom, _ = read_bom(body)
+    if bom:
+        encoding = bom
+    else:
+        encoding = pick_encoding(body, content_type)
+        if encoding is None:
+            declared = (http_content_type_encoding(content_type) if content_type else None) \
+                or html_body_declared_encoding(body) or "utf-8"
+            try:
+                encoding = normalize_encoding(declared)
+            except UnknownEncoding:
+                encoding = "utf-8"
+    text = body.decode(encoding, errors="replace")
+    return (text[1:] if text.startswith("\ufeff") else text), encoding
