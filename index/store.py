@@ -84,6 +84,18 @@ class TimeBucket:
         return sum(self.counts.values())
 
 
+@dataclass
+class Overview:
+    """What a dashboard shows of a period in one call (PostIndex.overview): the total, posts per
+    polarity, the polarity histogram, and per breakdown field its top values with their negative
+    counts."""
+    total: int
+    polarity: dict[str, int]
+    histogram: list[TimeBucket]
+    breakdowns: dict[str, list[Bucket]]
+    negative: dict[str, dict[str, int]]
+
+
 class StoreError(RuntimeError):
     """A storage operation failed; the message says which and why."""
 
@@ -150,6 +162,20 @@ class PostIndex(abc.ABC):
     def terms(self, query: PostQuery, field: str, size: int = 10) -> list[Bucket]:
         """Top values of a keyword field (KEYWORD_FIELDS), 'tokens'/'keywords' (hot words) or
         'schemes' (posts per monitoring scheme; a post counts once for each scheme it matches)."""
+
+    def overview(self, query: PostQuery, interval: Interval, breakdowns: dict[str, int],
+                 negative: str = "负面") -> Overview:
+        """The period's total, polarity counts, polarity histogram and, for each breakdown field
+        (field → how many top values), its top values and their `negative` counts. This default
+        asks count, terms and histogram; a backend may answer it in one pass (SQLite does)."""
+        from dataclasses import replace
+        negative_q = replace(query, polarities=(negative,))
+        tops = {f: self.terms(query, f, size=n) for f, n in breakdowns.items()}
+        return Overview(total=self.count(query),
+                        polarity={b.key: b.count for b in self.terms(query, "polarity", size=10)},
+                        histogram=self.histogram(query, interval, group_by="polarity"), breakdowns=tops,
+                        negative={f: {b.key: b.count for b in self.terms(negative_q, f, size=n * 3)}
+                                  for f, n in breakdowns.items()})
 
 
 class AlertStore(abc.ABC):

@@ -23,6 +23,21 @@ class Migration:
     statements: tuple[str, ...]
 
 
+def hour_of(column: str) -> str:
+    """SQL: the UTC epoch hour a timestamp column falls in (floor, also before 1970)."""
+    floor = f"(CAST({column} AS INTEGER) - ({column} < CAST({column} AS INTEGER)))"
+    return f"(({floor} - ((({floor} % 3600) + 3600) % 3600)) / 3600)"
+
+
+_ROLLUP_KEY = ("{hour}, coalesce({row}.polarity, ''), coalesce({row}.topic, ''), coalesce({row}.district, ''), "
+               "{row}.platform")
+_ROLLUP_ADD = ("INSERT INTO post_hours (hour, polarity, topic, district, platform, n) VALUES ("
+               + _ROLLUP_KEY.replace("{hour}", hour_of("{row}.published_at")) + ", 1) "
+               "ON CONFLICT (hour, polarity, topic, district, platform) DO UPDATE SET n = n + 1;")
+_ROLLUP_REMOVE = ("UPDATE post_hours SET n = n - 1 WHERE (hour, polarity, topic, district, platform) = ("
+                  + _ROLLUP_KEY.replace("{hour}", hour_of("{row}.published_at")) + ");")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "posts, documents, full-text index, alerts, state", (
         """CREATE TABLE posts (
@@ -113,6 +128,34 @@ MIGRATIONS: tuple[Migration, ...] = (
         """UPDATE posts SET polarity = (SELECT json_extract(d.doc, '$.polarity.label') FROM post_docs d
                                         WHERE d.rid = posts.rid)""",
         "CREATE INDEX posts_polarity_time ON posts (polarity, published_at)",
+    )),
+    # The workbench overview's one pass (SQLiteStore.overview) reads this index alone, no post rows:
+    # 30 days of 1M posts in well under a second instead of eleven scans of the rows.
+    Migration(7, "covering index for the overview", (
+        "CREATE INDEX posts_overview ON posts (published_at, polarity, topic, district, platform)",
+    )),
+    # Posts per UTC hour × polarity × topic × district × platform, kept by triggers in the same
+    # transaction as every post write: the overview of a month reads ~hours × combinations rows,
+    # not a million. '' stands for a missing value (a primary key column cannot hold NULL here).
+    Migration(8, "hourly rollup of posts for the overview", (
+        """CREATE TABLE post_hours (
+             hour INTEGER NOT NULL, polarity TEXT NOT NULL, topic TEXT NOT NULL, district TEXT NOT NULL,
+             platform TEXT NOT NULL, n INTEGER NOT NULL,
+             PRIMARY KEY (hour, polarity, topic, district, platform)) WITHOUT ROWID""",
+        f"""CREATE TRIGGER post_hours_insert AFTER INSERT ON posts BEGIN
+             {_ROLLUP_ADD.format(row="NEW")}
+           END""",
+        f"""CREATE TRIGGER post_hours_update AFTER UPDATE OF published_at, polarity, topic, district, platform ON posts
+           BEGIN
+             {_ROLLUP_REMOVE.format(row="OLD")}
+             {_ROLLUP_ADD.format(row="NEW")}
+           END""",
+        f"""CREATE TRIGGER post_hours_delete AFTER DELETE ON posts BEGIN
+             {_ROLLUP_REMOVE.format(row="OLD")}
+           END""",
+        f"""INSERT INTO post_hours (hour, polarity, topic, district, platform, n)
+           SELECT {hour_of("published_at")}, coalesce(polarity, ''), coalesce(topic, ''), coalesce(district, ''),
+                  platform, count(*) FROM posts GROUP BY 1, 2, 3, 4, 5""",
     )),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -466,6 +466,32 @@ def test_histogram_days_start_at_shanghai_midnight(loaded: Store):
         assert (b.start.hour, b.start.minute) == (0, 0)
 
 
+@pytest.mark.parametrize("interval,days", [("hour", 1), ("day", 5)])
+@pytest.mark.parametrize("filtered", [False, True])
+@pytest.mark.parametrize("start_at", [timedelta(hours=-5), timedelta(hours=-4, minutes=-22, seconds=-0.5),
+                                      timedelta(minutes=70), timedelta(hours=1, minutes=55)])
+def test_overview_agrees_with_count_terms_and_histogram(loaded: Store, interval, days, filtered, start_at):
+    """The backend's one-pass overview (SQLite: its hourly rollup and covering index) equals what
+    count, terms and histogram say separately, at whole or ragged hours, after posts change."""
+    changed = [p.model_copy(update={"polarity": None if p.polarity else Sentiment(label="正面", score=0.9),
+                                    "topics": [], "published_at": p.published_at + timedelta(minutes=50)})
+               for p in loaded.get_posts(["weibo:1", "weibo:2"])]
+    loaded.upsert_posts(changed)                     # the rollup follows updates, not only inserts
+    ragged = start_at.total_seconds() % 3600 != 0
+    query = PostQuery(start=T0 + start_at, end=T0 + timedelta(days=days) - (timedelta(minutes=23) if ragged else timedelta(0)),
+                      platforms=("weibo",) if filtered else ())
+    sizes = {"topic": 3, "district": 2, "platform": 5}
+    got = loaded.overview(query, interval, sizes)
+    want = Store.overview(loaded, query, interval, sizes)      # the composition every backend has
+    assert got.total == want.total and (filtered or want.total > 0)
+    assert got.polarity == want.polarity
+    assert [(b.start, b.counts) for b in got.histogram] == [(b.start, b.counts) for b in want.histogram]
+    assert got.breakdowns == want.breakdowns
+    assert {f: {k: v for k, v in got.negative[f].items() if k in {b.key for b in got.breakdowns[f]}}
+            for f in sizes} == {f: {k: v for k, v in want.negative[f].items() if k in {b.key for b in want.breakdowns[f]}}
+                                for f in sizes}
+
+
 def test_histogram_start_inside_a_bucket_starts_at_that_bucket(loaded: Store):
     buckets = loaded.histogram(PostQuery(start=T0 + timedelta(hours=1, minutes=20),
                                          end=T0 + timedelta(hours=2, minutes=10)), "hour")

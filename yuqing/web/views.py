@@ -309,28 +309,33 @@ def search_csv(store: Store, query: PostQuery, who: Principal, sort: str, tz) ->
 
 
 # --- the overview -----------------------------------------------------------
+HOT_WORDS_SPAN = timedelta(hours=24)
+
+
 def overview(store: Store, who: Principal, start: datetime, end: datetime, tz) -> dict[str, Any]:
+    """The overview page's numbers: one Store.overview call for the period (the SQLite store answers
+    it from a covering index in one pass), the previous period's total, and hot words of the
+    range's last 24 h (what is hot now; over 30 days they would say little and cost most)."""
     from warning.reports.chart import trend_svg
     period = PostQuery(start=start, end=end)
-    previous = PostQuery(start=start - (end - start), end=start)
-    total, previous_total = store.count(period), store.count(previous)
-    polarity = {b.key: b.count for b in store.terms(period, "polarity", size=5)}
     span = end - start
     interval_name, interval = ("hour", timedelta(hours=1)) if span <= timedelta(days=3) else ("day", timedelta(days=1))
-    buckets = store.histogram(period, interval_name, group_by="polarity")   # type: ignore[arg-type]
-    negative_q = dataclasses.replace(period, polarities=(NEGATIVE,))
+    sizes = {"topic": 10, "district": 10, "platform": 8}
+    summary = store.overview(period, interval_name, sizes, negative=NEGATIVE)   # type: ignore[arg-type]
+    total, polarity = summary.total, summary.polarity
+    previous_total = store.count(PostQuery(start=start - span, end=start))
 
-    def breakdown(field: str, size: int) -> list[dict[str, Any]]:
-        totals = store.terms(period, field, size=size)
-        negatives = {b.key: b.count for b in store.terms(negative_q, field, size=size * 3)}
+    def breakdown(field: str) -> list[dict[str, Any]]:
+        totals, negatives = summary.breakdowns[field], summary.negative[field]
         top = max((b.count for b in totals), default=0)
         return [{"key": b.key, "label": who.mask(platform_label(b.key) if field == "platform" else b.key),
                  "count": b.count, "negative": negatives.get(b.key, 0),
                  "negative_share": _share(negatives.get(b.key, 0), b.count),
                  "width": round(100 * b.count / top) if top else 0} for b in totals]
 
-    words = store.terms(period, "keywords", size=30) or [
-        b for b in store.terms(period, "tokens", size=90) if len(b.key) >= 2][:30]
+    recent = PostQuery(start=max(start, end - HOT_WORDS_SPAN), end=end)
+    words = store.terms(recent, "keywords", size=30) or [
+        b for b in store.terms(recent, "tokens", size=90) if len(b.key) >= 2][:30]
     top_word = max((b.count for b in words), default=1)
     change = None if not previous_total else (total - previous_total) / previous_total
     return {
@@ -338,11 +343,12 @@ def overview(store: Store, who: Principal, start: datetime, end: datetime, tz) -
         "change": change,
         "polarity": [{"label": label, "count": polarity.get(label, 0), "share": _share(polarity.get(label, 0), total),
                       "colour": SENTIMENT_COLOURS[label]} for label in SENTIMENT_ORDER],
-        "trend_svg": trend_svg(buckets, interval, tz),
-        "trend": [{"start": b.start.astimezone(tz).isoformat(), "counts": b.counts} for b in buckets],
-        "topics": breakdown("topic", 10), "regions": breakdown("district", 10), "platforms": breakdown("platform", 8),
+        "trend_svg": trend_svg(summary.histogram, interval, tz),
+        "trend": [{"start": b.start.astimezone(tz).isoformat(), "counts": b.counts} for b in summary.histogram],
+        "topics": breakdown("topic"), "regions": breakdown("district"), "platforms": breakdown("platform"),
         "hot_words": [{"word": who.mask(b.key), "count": b.count, "weight": 1 + round(4 * b.count / top_word)}
                       for b in words],
+        "hot_words_since": recent.start.astimezone(tz),
     }
 
 

@@ -50,6 +50,9 @@ def pragma(path: Path, name: str):
 
 # What each migration added, undone: turns a database of the latest schema into one of an older version.
 UNDO = {
+    8: ("DROP TRIGGER post_hours_insert", "DROP TRIGGER post_hours_update", "DROP TRIGGER post_hours_delete",
+        "DROP TABLE post_hours"),
+    7: ("DROP INDEX posts_overview",),
     6: ("DROP INDEX posts_polarity_time", "ALTER TABLE posts DROP COLUMN polarity"),
     5: ("DROP INDEX post_terms_scheme", "DELETE FROM post_terms WHERE kind = 2",
         "ALTER TABLE posts DROP COLUMN followers", "ALTER TABLE posts DROP COLUMN verified"),
