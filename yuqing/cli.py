@@ -92,6 +92,34 @@ def cmd_crawl_extract(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_crawl_evaluate(args: argparse.Namespace) -> int:
+    """`yuqing crawl evaluate --pages DIR --expected FILE`: the extractor against hand-checked pages,
+    next to plain trafilatura (crawler.extract.evaluate)."""
+    from crawler.extract.evaluate import evaluate, load_expected, ours, split_of, trafilatura_baseline
+    settings = _settings(args)
+    try:
+        expected = load_expected(Path(args.expected))
+    except (OSError, ValueError) as exc:
+        print(f"crawl evaluate: {args.expected}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    now = _at(args.now, settings) or settings.now()
+    splits = ["dev", "test", "all"] if args.split == "each" else [args.split]
+    rows = []
+    for split in splits:
+        files = None if split == "all" else {e["file"] for e in expected if split_of(e["file"]) == split}
+        for name, extract in (("yuqing", ours(settings.tz)), ("trafilatura (baseline)", trafilatura_baseline(settings.tz))):
+            score = evaluate(Path(args.pages), expected, extract, name, now=now, files=files)
+            rows.append({"split": split, **score.as_dict()})
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        print(f"{'split':<6} {'extractor':<24} {'pages':>5} {'title':>7} {'date':>7} {'body F1':>8}")
+        for r in rows:
+            print(f"{r['split']:<6} {r['extractor']:<24} {r['pages']:>5} {r['title_accuracy']:>7.1%} "
+                  f"{r['date_accuracy']:>7.1%} {r['body_f1']:>8.3f}")
+    return EXIT_OK
+
+
 def cmd_enrich(args: argparse.Namespace) -> int:
     from .jobs import App
     app = App(_settings(args))
@@ -623,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "the extractor on a saved page"))
     p.add_argument("--source", action="append", help="source name (repeatable; default: all enabled)")
     p.set_defaults(func=cmd_crawl)
-    csub = p.add_subparsers(dest="crawl_command", required=False, metavar="[extract]")
+    csub = p.add_subparsers(dest="crawl_command", required=False, metavar="[extract|evaluate]")
     q = with_config(csub.add_parser("extract", help="title, publish time, author and body of a saved page, as JSON "
                                                     "(the spiders' extractor; --source adds that source's selectors)"))
     q.add_argument("page", help="a saved HTML file (any encoding), or - for standard input")
@@ -632,6 +660,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--now", type=_parse_time, help="the crawl time that dates without a year are read against "
                                                   "(default: now)")
     q.set_defaults(func=cmd_crawl_extract)
+    q = with_config(csub.add_parser("evaluate", help="the extractor against hand-checked pages (title, date, body "
+                                                     "F1), next to plain trafilatura"))
+    q.add_argument("--pages", required=True, help="folder of saved pages")
+    q.add_argument("--expected", required=True, help="JSON lines: file, title, published_at, body (see "
+                                                     "crawler/extract/evaluate.py)")
+    q.add_argument("--split", choices=["dev", "test", "all", "each"], default="each",
+                   help="dev: the half looked at while improving the extractor; test: the other (default: each)")
+    q.add_argument("--now", type=_parse_time, help="the crawl time dates without a year are read against")
+    q.add_argument("--json", action="store_true", help="per-page failures too")
+    q.set_defaults(func=cmd_crawl_evaluate)
 
     p = with_config(sub.add_parser("enrich", help="enrich the inbox into the store"))
     p.set_defaults(func=cmd_enrich)

@@ -54,6 +54,7 @@ _NAV_LINE = re.compile(r"首页|当前位置|您的位置|所在的位置|现在
 _TITLE_OPEN = re.compile(r"<title[^>]*>", re.I)
 _TITLE_CLOSE = re.compile(r"</title\s*>", re.I)
 _ANY_TAG = re.compile(r"<[a-zA-Z/!]")
+_CUT_AT = "\"'“”‘’「」『』《》"   # where an unescaped quote ends an attribute early
 _SENTENCE = 20      # characters; shorter lines are headings, links, buttons
 _MIN_PARAGRAPH = 8  # characters; shorter <p> are usually captions or buttons
 
@@ -180,6 +181,12 @@ def _heading_title(sel: Selector, candidate: str) -> str:
     headings = _headings(sel)
     if not candidate:
         return headings[0] if headings else ""
+    # A heading that goes on where the candidate stops: the candidate was cut, typically by a
+    # quotation mark inside a meta attribute (content="狂奔的龙湖集团"暗伤"曝露？" reads as 狂奔的龙湖集团).
+    longer = [h for h in headings if h.startswith(candidate) and len(h) > len(candidate)
+              and h[len(candidate)] in _CUT_AT]
+    if longer:
+        return min(longer, key=len)
     matches = [h for h in headings if h in candidate]
     if matches:
         return max(matches, key=len)
@@ -268,6 +275,8 @@ class ArticleExtractor:
         title = clean_line(traf().get("title")) or clean_line(meta.get("og:title")) or head
         if head and title != head and title.startswith(head) and len(title) > len(head) + 8:
             title = head  # an unclosed heading swallowed the text after it; <title> is intact
+        elif head and title and len(head) > len(title) and head.startswith(title) and head[len(title)] in _CUT_AT:
+            title = head  # a quotation mark cut the meta/og title short; <title> has all of it
         return _heading_title(sel, title)
 
     def _published_at(self, sel: Selector, meta: dict[str, str], now: datetime | None,

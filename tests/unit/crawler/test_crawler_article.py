@@ -122,3 +122,16 @@ def test_editor_is_the_author_of_last_resort():
     page = ArticleExtractor().extract(html, None, NOW)
     assert page.author == "陈立"
     assert page.published_at == datetime(2026, 11, 16, 8, 7, tzinfo=DEFAULT_TZ)
+
+
+QUOTED = """<html><head><meta charset="utf-8"><title>狂奔的龙湖集团"暗伤"曝露？_新浪财经_新浪网</title>
+<meta property="og:title" content="狂奔的龙湖集团"暗伤"曝露？">{h1_head}</head><body>{h1}
+<div class="date-source"><span class="date">2019年09月09日 20:52</span> 来源：财经网</div>
+<div class="article"><p>龙湖集团近日发布半年报，营收同比增长，但负债率也随之攀升，市场对其扩张速度表示担忧。</p>
+<p>分析人士指出，房企在融资收紧的背景下需要更加稳健的财务策略，龙湖也不例外。</p></div></body></html>"""
+
+
+@pytest.mark.parametrize("h1", ['<h1 class="main-title">狂奔的龙湖集团"暗伤"曝露？</h1>', ""])
+def test_a_title_with_quotation_marks_is_not_cut_at_the_first_one(h1):
+    page = ArticleExtractor().extract(QUOTED.format(h1=h1, h1_head=""), "https://finance.sina.com.cn/a.shtml")
+    assert page.title == '狂奔的龙湖集团"暗伤"曝露？'
