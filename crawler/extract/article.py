@@ -24,7 +24,7 @@ from parsel import Selector, SelectorList
 from index.schema import DEFAULT_TZ
 from ..config import DetailRules
 
-from .dates import find_datetime, parse_datetime
+from .dates import FULL_RE, MONTH_DAY_DASH_RE, MONTH_DAY_RE, find_datetime, parse_datetime
 from .text import clean_line, clean_text, element_text
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ _TITLE_OPEN = re.compile(r"<title[^>]*>", re.I)
 _TITLE_CLOSE = re.compile(r"</title\s*>", re.I)
 _ANY_TAG = re.compile(r"<[a-zA-Z/!]")
 _CUT_AT = "\"'“”‘’「」『』《》"   # where an unescaped quote ends an attribute early
+_BYLINE_CHARS = 160  # the byline follows the headline within this many characters of page text
 _SENTENCE = 20      # characters; shorter lines are headings, links, buttons
 _MIN_PARAGRAPH = 8  # characters; shorter <p> are usually captions or buttons
 
@@ -256,7 +257,9 @@ class ArticleExtractor:
         if not (page.title or page.content):
             raise ExtractionError("no title or text found")
 
-        page.published_at, page.published_from = self._published_at(sel, meta, now, listed_at, traf)
+        page.published_at, page.published_from = self._published_at(sel, meta, now, listed_at, traf, page.title)
+        if page.published_at is not None:
+            page.published_at = refine_time(page.published_at, page.published_from, html, sel, self.tz)
         page.author = (clean_line(css_text(sel, self.rules.author)) or self._labelled(sel, _AUTHOR_RE)
                        or next((clean_line(meta[k]) for k in _AUTHOR_META_KEYS if meta.get(k)), None)
                        or clean_line(traf().get("author")) or self._labelled(sel, _EDITOR_RE)) or None
@@ -280,12 +283,15 @@ class ArticleExtractor:
         return _heading_title(sel, title)
 
     def _published_at(self, sel: Selector, meta: dict[str, str], now: datetime | None,
-                      listed_at: datetime | None,
-                      traf: Callable[[], dict[str, Any]]) -> tuple[datetime | None, str]:
+                      listed_at: datetime | None, traf: Callable[[], dict[str, Any]],
+                      title: str = "") -> tuple[datetime | None, str]:
         if self.rules.published_at:
             value = find_datetime(css_text(sel, self.rules.published_at), now, self.tz, loose=True)
             if value:
                 return value, "selector"
+        value = self._byline_time(sel, title, now)
+        if value:
+            return value, "byline"
         for key in _DATE_META_KEYS:
             value = parse_datetime(meta.get(key), now, self.tz)
             if value:
@@ -305,6 +311,26 @@ class ArticleExtractor:
         if value:
             return value, "trafilatura"
         return None, ""
+
+    def _byline_time(self, sel: Selector, title: str, now: datetime | None) -> datetime | None:
+        """The date and clock time in the byline: the first one in the text just after the headline
+        (新华社 2020-01-03 18:13, 发表于2014-08-24 21:30 | 来源…). What the reader sees beats meta
+        tags, which some portals fill with an update time."""
+        if len(title) < 4:
+            return None
+        text = clean_line(" ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall()))
+        at = text.find(title)
+        if at < 0:
+            return None
+        window = text[at + len(title): at + len(title) + _BYLINE_CHARS]
+        for regex in (FULL_RE, MONTH_DAY_DASH_RE, MONTH_DAY_RE):
+            for match in regex.finditer(window):
+                if match.group("H") is None:
+                    continue
+                value = parse_datetime(match.group(0), now, self.tz)
+                if value is not None:
+                    return value
+        return None
 
     def _info_line_time(self, sel: Selector, now: datetime | None) -> datetime | None:
         """Best time among short elements whose class/id hints at time/date/info.
@@ -336,6 +362,43 @@ class ArticleExtractor:
             if match:
                 return clean_line(match.group(1)) or None
         return None
+
+
+def refine_time(value: datetime, found_by: str, html: str, sel: Selector, tz: tzinfo) -> datetime:
+    """Two repairs a page itself allows:
+    - a bare date (a meta tag, trafilatura's day): the same date shown with a clock time on the
+      page gives the time (人民网 meta 2019-06-15, byline 2019年06月15日08:18);
+    - a date read without its year (10-08 12:00, resolved against the crawl time): the page's own
+      full date with the same month, day and clock (a script's "2019-10-08 12:00:57") gives the year.
+    """
+    local = value.astimezone(tz)
+    text = " ".join(html.split())
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        for match in FULL_RE.finditer(text):
+            if match.group("H") is None:
+                continue
+            full = parse_datetime(match.group(0), None, tz)
+            if full is not None and full.astimezone(tz).date() == local.date():
+                return full
+    if found_by in ("info", "byline", "label", "selector", "listing"):
+        for match in FULL_RE.finditer(text):
+            if match.group("H") is None:
+                continue
+            full = parse_datetime(match.group(0), None, tz)
+            if full is None:
+                continue
+            f = full.astimezone(tz)
+            if (f.month, f.day, f.hour, f.minute) == (local.month, local.day, local.hour, local.minute) \
+                    and f.year != local.year and _yearless(html, local):
+                return local.replace(year=f.year)
+    return value
+
+
+def _yearless(html: str, local: datetime) -> bool:
+    """The page shows this month-day-clock without a year somewhere (so the year was a guess)."""
+    pattern = re.compile(rf"(?<![\d年/\-.]){local.month:02d}-{local.day:02d}\s+{local.hour:02d}:{local.minute:02d}"
+                         rf"|(?<![\d年]){local.month}月{local.day}日\s*{local.hour:02d}:{local.minute:02d}")
+    return bool(pattern.search(html))
 
 
 def _labelled_times(text: str) -> list[str]:
