@@ -274,6 +274,15 @@ class ArticleExtractor:
 
     @staticmethod
     def _title(sel: Selector, meta: dict[str, str], traf: Callable[[], dict[str, Any]]) -> str:
+        # The article's own headline is a page heading that <title> (or og:title) begins with —
+        # "标题-EDN 电子技术设计", "标题 东区办事处": the site's name follows. Headings of sidebars
+        # and recommendation lists are not in <title>, whatever trafilatura picked.
+        full_head = clean_line(sel.xpath("//title/text()").get())
+        headings = _headings(sel)
+        for candidate in (full_head, clean_line(meta.get("og:title"))):
+            starts = [h for h in headings if candidate and len(h) >= 6 and candidate.startswith(h)]
+            if starts:
+                return max(starts, key=len)
         head = _title_from_head(sel)
         title = clean_line(traf().get("title")) or clean_line(meta.get("og:title")) or head
         if head and title != head and title.startswith(head) and len(title) > len(head) + 8:
