@@ -398,9 +398,13 @@ def refine_time(value: datetime, found_by: str, html: str, sel: Selector, tz: tz
                 continue
             f = full.astimezone(tz)
             if (f.month, f.day, f.hour, f.minute) == (local.month, local.day, local.hour, local.minute) \
-                    and f.year != local.year and _yearless(html, local):
+                    and f.year != local.year and _yearless(_page_text(sel), local):
                 return local.replace(year=f.year)
     return value
+
+
+def _page_text(sel: Selector) -> str:
+    return clean_line(" ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall()))
 
 
 def _yearless(html: str, local: datetime) -> bool:
