@@ -55,6 +55,10 @@ _TITLE_OPEN = re.compile(r"<title[^>]*>", re.I)
 _TITLE_CLOSE = re.compile(r"</title\s*>", re.I)
 _ANY_TAG = re.compile(r"<[a-zA-Z/!]")
 _CUT_AT = "\"'“”‘’「」『』《》"   # where an unescaped quote ends an attribute early
+# A line where the article has ended and the page's furniture begins.
+_END_OF_ARTICLE = re.compile(r"^\W{0,3}(?:【?免责声明|版权声明|责任编辑|相关阅读|相关新闻|相关文章|推荐阅读|延伸阅读|热点新闻|"
+                             r"热门推荐|为您推荐|猜你喜欢|分享到|网友评论|点击排行|跟贴排行|扫描二维码|更多精彩|"
+                             r"本文来源|原标题)|评论\s*\d+\s*赞\s*\d+")
 _BYLINE_CHARS = 160  # the byline follows the headline within this many characters of page text
 _SENTENCE = 20      # characters; shorter lines are headings, links, buttons
 _MIN_PARAGRAPH = 8  # characters; shorter <p> are usually captions or buttons
@@ -211,14 +215,24 @@ def untable(text: str) -> str:
 
 
 def strip_boilerplate_lines(text: str, title: str) -> str:
-    """Drop the title, nav and info lines that extraction sometimes keeps above the body."""
+    """Drop what extraction keeps around the body: above it the title, nav, info and short widget
+    lines (登录 / 消息 / 通知); below it everything from the first end-of-article marker in the
+    latter half (责任编辑, 免责声明, 相关阅读, 分享到, "评论 108 赞 305" lists …)."""
     lines = text.splitlines()
     while lines:
         head = lines[0]
-        if (head == title or (len(head) <= 80 and (_META_LINE.search(head) or _NAV_LINE.search(head)))):
+        if (head == title or (len(head) <= 80 and (_META_LINE.search(head) or _NAV_LINE.search(head)))
+                or (len(head.strip()) < _MIN_PARAGRAPH and any(len(line) >= _SENTENCE for line in lines[1:4]))):
             lines.pop(0)
             continue
         break
+    total = sum(len(line) for line in lines)
+    seen = 0
+    for i, line in enumerate(lines):
+        if i and seen >= total * 0.4 and _END_OF_ARTICLE.search(line):
+            lines = lines[:i]
+            break
+        seen += len(line)
     return "\n".join(lines)
 
 
