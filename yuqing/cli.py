@@ -102,7 +102,7 @@ def cmd_crawl_evaluate(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"crawl evaluate: {args.expected}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    now = _at(args.now, settings) or settings.now()
+    now = _at(args.now, settings)       # None: the pages' capture time is unknown
     splits = ["dev", "test", "all"] if args.split == "each" else [args.split]
     rows = []
     for split in splits:
@@ -667,7 +667,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "crawler/extract/evaluate.py)")
     q.add_argument("--split", choices=["dev", "test", "all", "each"], default="each",
                    help="dev: the half looked at while improving the extractor; test: the other (default: each)")
-    q.add_argument("--now", type=_parse_time, help="the crawl time dates without a year are read against")
+    q.add_argument("--now", type=_parse_time, help="when the pages were saved, for relative and year-less dates "
+                                                  "(default: unknown — such dates give no publish time)")
     q.add_argument("--json", action="store_true", help="per-page failures too")
     q.set_defaults(func=cmd_crawl_evaluate)
 

@@ -59,6 +59,7 @@ _CUT_AT = "\"'“”‘’「」『』《》"   # where an unescaped quote ends 
 _END_OF_ARTICLE = re.compile(r"^\W{0,3}(?:【?免责声明|版权声明|责任编辑|相关阅读|相关新闻|相关文章|推荐阅读|延伸阅读|热点新闻|"
                              r"热门推荐|为您推荐|猜你喜欢|分享到|网友评论|点击排行|跟贴排行|扫描二维码|更多精彩|"
                              r"本文来源|原标题)|评论\s*\d+\s*赞\s*\d+")
+_UNKNOWN_NOW = datetime(2999, 12, 31, 23, 59, tzinfo=DEFAULT_TZ)   # stands for an unknown capture time
 _BYLINE_CHARS = 160  # the byline follows the headline within this many characters of page text
 _SENTENCE = 20      # characters; shorter lines are headings, links, buttons
 _MIN_PARAGRAPH = 8  # characters; shorter <p> are usually captions or buttons
@@ -249,7 +250,15 @@ class ArticleExtractor:
         self.tz = tz
 
     def extract(self, html: str, url: str | None = None, now: datetime | None = None,
-                listed_at: datetime | None = None) -> ExtractedPage:
+                listed_at: datetime | None = None, *, now_unknown: bool = False) -> ExtractedPage:
+        """`now` is the crawl time that relative (昨天, 3小时前) and year-less (10-08 12:00) dates are read
+        against; `now_unknown` says a saved page's capture time is not known: such a date then gives no
+        publish time (None) unless the page itself supplies the year."""
+        if now_unknown:
+            page = self.extract(html, url, _UNKNOWN_NOW, listed_at)
+            if page.published_at is not None and page.published_at.year >= _UNKNOWN_NOW.year - 1:
+                page.published_at, page.published_from = None, ""
+            return page
         if not html or not html.strip():
             raise ExtractionError("empty page")
         html = repair_markup(html)

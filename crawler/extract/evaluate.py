@@ -97,8 +97,8 @@ Extract = Callable[[str, str | None, datetime], tuple[str, datetime | None, str]
 def ours(tz: tzinfo = DEFAULT_TZ) -> Extract:
     extractor = ArticleExtractor(tz=tz)
 
-    def run(html: str, url: str | None, now: datetime) -> tuple[str, datetime | None, str]:
-        page = extractor.extract(html, url, now=now)
+    def run(html: str, url: str | None, now: datetime | None) -> tuple[str, datetime | None, str]:
+        page = extractor.extract(html, url, now=now, now_unknown=now is None)
         return page.title, page.published_at, page.content
     return run
 
@@ -109,7 +109,8 @@ def trafilatura_baseline(tz: tzinfo = DEFAULT_TZ) -> Extract:
         import trafilatura
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
         data = (doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)) if doc is not None else {}
-        return data.get("title") or "", parse_datetime(data.get("date"), now, tz), data.get("text") or ""
+        return data.get("title") or "", parse_datetime(data.get("date"), now, tz) if data.get("date") else None, \
+            data.get("text") or ""
     return run
 
 
@@ -118,7 +119,9 @@ def load_expected(path: Path) -> list[dict[str, Any]]:
 
 
 def evaluate(pages_dir: Path, expected: Iterable[dict[str, Any]], extract: Extract, name: str, *,
-             now: datetime, files: set[str] | None = None) -> Score:
+             now: datetime | None, files: set[str] | None = None) -> Score:
+    """Score `extract` on the pages. `now`: the pages' capture time, or None when it is not known (saved
+    pages): a relative or year-less date cannot be dated then, and our extractor says so (None)."""
     score = Score(name)
     for item in expected:
         if files is not None and item["file"] not in files:
