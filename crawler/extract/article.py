@@ -306,7 +306,15 @@ class ArticleExtractor:
             starts = [h for h in headings if candidate and len(h) >= 6 and candidate.startswith(h)]
             if starts:
                 return max(starts, key=len)
-        head = _title_from_head(sel)
+        # No heading element: a text of the page that <title> begins with, most of <title>'s first part
+        # (layout-table sites put the headline in a <td>): "标题 东区办事处_中山网" → "标题".
+        texts = _text_nodes(sel)
+        first = _title_from_head(sel)
+        starts = [t for t in texts if full_head and 6 <= len(t) < len(full_head) and full_head.startswith(t)
+                  and len(t) >= 0.6 * len(first)]
+        if starts:
+            return max(starts, key=len)
+        head = first
         title = clean_line(traf().get("title")) or clean_line(meta.get("og:title")) or head
         if head and title != head and title.startswith(head) and len(title) > len(head) + 8:
             title = head  # an unclosed heading swallowed the text after it; <title> is intact
@@ -424,6 +432,11 @@ def refine_time(value: datetime, found_by: str, html: str, sel: Selector, tz: tz
                     and f.year != local.year and _yearless(_page_text(sel), local):
                 return local.replace(year=f.year)
     return value
+
+
+def _text_nodes(sel: Selector) -> list[str]:
+    return [t for t in (clean_line(x) for x in sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]")
+                        .getall()) if t]
 
 
 def _page_text(sel: Selector) -> str:
