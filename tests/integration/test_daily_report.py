@@ -6,7 +6,6 @@ import io
 import json
 import os
 import re
-import socket
 from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -16,6 +15,7 @@ import yaml
 
 from index.configbase import ConfigError
 from index.schema import DEFAULT_TZ
+from tests.support.smtp import free_port, smtp_server
 from tests.support.workbench import ID_CARD, PHONE, populate, write_office
 from warning.reports.daily import pdf_problem
 from warning.reports.districts import BoundaryError, load_boundaries
@@ -132,29 +132,10 @@ def test_issue_date_uses_the_briefing_time_of_the_schedule(office):
     assert app.daily_report_end(date(2026, 11, 19)).hour == 8
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
-    from aiosmtpd.controller import Controller
-
-    class Inbox:
-        messages: list = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages.append(envelope)
-            return "250 OK"
-
-    handler = Inbox()
-    handler.messages = []
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield controller.port, handler.messages
-    controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def _subscribe(tmp: Path, port: int) -> Path:
@@ -240,9 +221,8 @@ def test_load_boundaries_rejects_non_geojson(tmp_path):
 
 
 def test_a_failed_delivery_is_sent_by_report_daily_mail(tmp_path):
-    from aiosmtpd.controller import Controller
     from yuqing.cli import main
-    port = _free_port()
+    port = free_port()
     write_office(tmp_path)
     config = _subscribe(tmp_path, port)
     app = App(load_settings(config, base_dir=tmp_path))
@@ -251,21 +231,8 @@ def test_a_failed_delivery_is_sent_by_report_daily_mail(tmp_path):
         app.daily_report_job(NOW)                                  # nothing listens: logged, not recorded
     finally:
         app.close()
-
-    class Inbox:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages.append(envelope)
-            return "250 OK"
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(port) as (_, inbox):
         assert main(["report", "daily", "--config", str(config), "--date", "2026-11-19", "--mail"]) == 0
         assert main(["report", "daily", "--config", str(config), "--date", "2026-11-19", "--mail"]) == 0
-    finally:
-        controller.stop()
-    [envelope] = handler.messages
+    [envelope] = inbox
     assert envelope.rcpt_tos == ["leader@jj.gov.cn"]

@@ -309,33 +309,32 @@ def create_app(app, *, limiter=None) -> FastAPI:
             return notice(back, err=str(exc))
         return notice(back, msg=f"已{ACTION_LABELS.get(action, action)}")
 
-    @api.get("/events/{event_id}", response_class=HTMLResponse, include_in_schema=False)
-    def event_page(request: Request, event_id: str, who: Principal = Depends(user)):
+    def event_and_report(event_id: str, who: Principal):
+        """The event and its 专报 made for this reader (their masking); 404 when either is missing."""
         from warning.reports.event_report import EventReportBuilder, ReportError
         events = app.store.get_events([event_id])
         if not events:
             raise HTTPException(404, f"no event {event_id}")
         try:
-            report = EventReportBuilder(app.store, settings.agencies, settings.topics, office_name=settings.app.office_name,
-                                        tz=tz, masker=who.mask).build(event_id, settings.now())
+            return events[0], EventReportBuilder(app.store, settings.agencies, settings.topics,
+                                                 office_name=settings.app.office_name, tz=tz,
+                                                 masker=who.mask).build(event_id, settings.now())
         except ReportError as exc:
             raise HTTPException(404, str(exc)) from None
-        return render(request, "event.html.j2", who, event=events[0], r=report, volume_png=data_uri(report.volume_png),
+
+    @api.get("/events/{event_id}", response_class=HTMLResponse, include_in_schema=False)
+    def event_page(request: Request, event_id: str, who: Principal = Depends(user)):
+        event, report = event_and_report(event_id, who)
+        return render(request, "event.html.j2", who, event=event, r=report, volume_png=data_uri(report.volume_png),
                       polarity_png=data_uri(report.polarity_png))
 
     @api.get("/events/{event_id}/report.{fmt}", include_in_schema=False)
     def event_report(event_id: str, fmt: str, who: Principal = Depends(user)):
         """The event's 专报, made for this reader (their masking) and sent, not written to disk."""
-        from warning.reports.event_report import EventReportBuilder, ReportError, render_docx, render_html
+        from warning.reports.event_report import render_docx, render_html
         if fmt not in ("html", "docx"):
             raise HTTPException(404, "the 专报 comes as html or docx")
-        if not app.store.get_events([event_id]):
-            raise HTTPException(404, f"no event {event_id}")
-        try:
-            report = EventReportBuilder(app.store, settings.agencies, settings.topics, office_name=settings.app.office_name,
-                                        tz=tz, masker=who.mask).build(event_id, settings.now())
-        except ReportError as exc:
-            raise HTTPException(404, str(exc)) from None
+        _, report = event_and_report(event_id, who)
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in event_id)
         name = f"zhuanbao-{safe}.{fmt}"
         if fmt == "html":

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from index.schema import DEFAULT_TZ, Alert, Region
 from warning.alerts import AlertChange
+from tests.support.smtp import free_port
 from warning.notifiers import EmailNotifier, FileNotifier, NotificationError, build_notifiers
 from index.configbase import ConfigError, load_model
 from warning.config import AgenciesFile, NotifierSettings
@@ -61,32 +61,13 @@ def test_file_notifier_failure_raises_notification_error(tmp_path):
         FileNotifier(blocker).send(alert, AlertChange(alert, "new"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server():
-    from aiosmtpd.controller import Controller
+    from types import SimpleNamespace
 
-    class Inbox:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages.append(envelope)
-            return "250 OK"
-
-    handler = Inbox()
-    # aiosmtpd 1.4 cannot start on port 0, so take a free ephemeral port first.
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, handler
-    finally:
-        controller.stop()
+    from tests.support.smtp import smtp_server as serve
+    with serve() as (port, messages):
+        yield SimpleNamespace(port=port), SimpleNamespace(messages=messages)
 
 
 def test_email_goes_to_the_routed_agency(smtp_server):
