@@ -21,6 +21,7 @@ CHANGE_LABELS = {"new": "新预警", "escalated": "预警升级", "updated": "�
                  "reopened": "重新打开", "overdue": "逾期未处置", "reported": "直报上级"}
 
 METRIC_LABELS = {
+    "blocked": "被源站拒绝次数", "failed_crawls": "连续采集失败次数",
     "count": "窗口内信息量", "baseline_count": "基线期信息量", "baseline_hours": "基线时长（小时）",
     "expected": "基线期望值", "ratio": "相对基线倍数",
     "negative_count": "负面信息量", "negative_share": "负面占比",

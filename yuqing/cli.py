@@ -120,6 +120,38 @@ def cmd_crawl_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sources(args: argparse.Namespace) -> int:
+    """`yuqing sources [--json]`: every configured source with its crawl health (index.health)."""
+    from index import health
+    from .jobs import App
+    settings = _settings(args)
+    app = App(settings)
+    try:
+        rows = []
+        for source in settings.sources.sources:
+            record = health.load(app.store, source.name)
+            rows.append({"name": source.name, "type": source.type, "enabled": source.enabled,
+                         "label": source.label, **health.dump(record)})
+    finally:
+        app.close()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return EXIT_OK
+
+    def when(value) -> str:
+        return datetime.fromisoformat(value).astimezone(settings.tz).strftime("%m-%d %H:%M") if value else "—"
+    print(f"{'source':<16} {'type':<10} {'status':<8} {'last run':<12} {'last ok':<12} {'last new':<12} "
+          f"{'pages':>6} {'new':>5} {'errors':>6} {'blocked':>7}  problem")
+    for r in rows:
+        last = r["last"]
+        status = r["status"] if r["enabled"] else "disabled"
+        problem = r["last_failure"] if r["consecutive_failures"] else ""
+        print(f"{r['name']:<16} {r['type']:<10} {status:<8} {when(r['last_run_at']):<12} {when(r['last_success_at']):<12} "
+              f"{when(r['last_delivery_at']):<12} {last['pages']:>6} {last['written']:>5} {last['errors']:>6} "
+              f"{last['blocked']:>7}  {problem}")
+    return EXIT_OK
+
+
 def cmd_enrich(args: argparse.Namespace) -> int:
     from .jobs import App
     app = App(_settings(args))
@@ -671,6 +703,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(default: unknown — such dates give no publish time)")
     q.add_argument("--json", action="store_true", help="per-page failures too")
     q.set_defaults(func=cmd_crawl_evaluate)
+
+    p = with_config(sub.add_parser("sources", help="the configured sources and their crawl health: last run, last "
+                                                    "success, last new post, pages, errors, blocked (403/429/captcha)"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
 
     p = with_config(sub.add_parser("enrich", help="enrich the inbox into the store"))
     p.set_defaults(func=cmd_enrich)

@@ -250,7 +250,18 @@ class App:
         """All sources in one Scrapy run in this process. The reactor can run once per
         process, so only one-shot commands (demo, `yuqing crawl`) use this."""
         from crawler.runner import crawl
-        return crawl(self.settings.crawl_context(), source_names)
+        report = crawl(self.settings.crawl_context(), source_names)
+        for name, source in report.sources.items():
+            self._record_health(name, source.as_dict())
+        return report
+
+    def _record_health(self, name: str, report: dict) -> None:
+        """The crawl's outcome in the source's health record (index.health); never fails the crawl."""
+        from index import health
+        try:
+            health.record(self.store, name, report, self.settings.now())
+        except Exception as exc:  # noqa: BLE001 - health is bookkeeping; the posts are in the inbox already
+            log.warning("source health not recorded", extra={"source": name, "error": str(exc)[:300]})
 
     def crawl_in_child(self, source_name: str, timeout: float = 3600) -> dict:
         """One source crawled in a fresh child process, as the scheduler does it."""
@@ -285,6 +296,11 @@ class App:
                                              "stderr": stderr[-2000:]})
         else:
             log.info("crawl finished", extra={"report": report})
+        if not report.get("cancelled"):
+            source = (report.get("sources") or {}).get(source_name)
+            self._record_health(source_name, source if source is not None else
+                                {"ok": False, "failure": f"crawl process exited {proc.returncode}: "
+                                                         f"{stderr.strip().splitlines()[-1][:200] if stderr.strip() else ''}"})
         return report
 
     def enrich_pending(self) -> EnrichReport:

@@ -434,3 +434,30 @@ def test_unknown_source_is_a_config_error(crawls):
     assert report["ok"] is False and "no_such_source" in report["error"]
     with pytest.raises(ConfigError, match="no_such_source"):
         crawl_in_subprocess(crawls["config"], ["no_such_source"], base_dir=crawls["tmp"])
+
+
+def test_crawls_by_the_service_keep_each_sources_health(site, tmp_path, capsys, monkeypatch):
+    """App.crawl_in_child (the scheduler's call) folds each crawl into the source's health record;
+    `yuqing sources` shows it."""
+    from yuqing.cli import main
+    from yuqing.config import load_settings
+    from yuqing.jobs import App
+    config = _write_config(tmp_path, site.base)
+    monkeypatch.chdir(tmp_path)                 # the config's paths are relative to the working folder
+    app = App(load_settings(config, base_dir=tmp_path))
+    try:
+        assert app.crawl_in_child("xyw")["exit_code"] == 0
+        app.crawl_in_child("dead")
+    finally:
+        app.close()
+    assert main(["sources", "--config", str(config), "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    xyw, dead = rows["xyw"], rows["dead"]
+    assert xyw["status"] == "ok" and xyw["runs"] == 1 and xyw["last"]["pages"] > 0 and xyw["last"]["written"] > 0
+    assert xyw["last"]["error_kinds"]["http_500"] == 1 and xyw["last_delivery_at"] is not None
+    assert dead["status"] == "failing" and dead["consecutive_failures"] == 1 and dead["last_success_at"] is None
+    assert dead["last_failure"] == "http_404×1"
+    assert rows["weibo"]["status"] == "never"
+    assert main(["sources", "--config", str(config)]) == 0
+    table = capsys.readouterr().out
+    assert "xyw" in table and "http_404×1" in table       # dead: disabled now, its last crawl's problem shown

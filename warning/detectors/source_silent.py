@@ -79,11 +79,30 @@ class SourceSilentRule(Rule):
                 summary=(f"{subject}近{humanize_duration(p.window)}没有新发布的信息，此前"
                          f"{humanize_duration(p.baseline)}共{delivered[source]}条"
                          + (f"，最近一条发布于约{silent_hours:.0f}小时前" if silent_hours is not None else "")
-                         + "。请检查采集任务和源站是否正常。"),
+                         + "。" + self._crawl_health(store, source, metrics)),
             ))
         logger.debug("rule %s at %s: %d sources watched, %d silent",
                      self.name, now.isoformat(), len(watched), len(findings))
         return findings
+
+    @staticmethod
+    def _crawl_health(store: PostIndex, source: str, metrics: dict[str, float]) -> str:
+        """What the source's crawls said (index.health, when the store keeps state): a site that
+        refuses us (403/429/captcha) or a crawl that keeps failing is named, else the advice."""
+        from index import health
+        if not hasattr(store, "get_state"):
+            return "请检查采集任务和源站是否正常。"
+        record = health.load(store, source)
+        if record.last.blocked:
+            metrics["blocked"] = float(record.last.blocked)
+            return (f"最近一次采集被源站拒绝{record.last.blocked}次（{record.last_failure}），疑似封禁、登录墙或验证码，"
+                    "请检查采集账号、代理或访问频率。")
+        if record.consecutive_failures:
+            metrics["failed_crawls"] = float(record.consecutive_failures)
+            return f"最近{record.consecutive_failures}次采集失败（{record.last_failure}），请检查采集任务。"
+        if record.runs:
+            return "采集任务运行正常但没有新内容，请检查源站是否改版或停更。"
+        return "请检查采集任务和源站是否正常。"
 
     @staticmethod
     def _last_post_at(store: PostIndex, query: PostQuery) -> datetime | None:

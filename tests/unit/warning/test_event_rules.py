@@ -211,6 +211,20 @@ def test_source_silent_flags_a_source_that_stopped():
     assert store.count(finding.query) == 0
 
 
+def test_source_silent_names_what_the_crawls_said():
+    from index import health
+    store = sources_store()
+    [finding] = rule(SILENT).evaluate(store, NOW)
+    assert "请检查采集任务和源站是否正常" in finding.summary                 # no crawl recorded yet
+    health.record(store, "board", {"ok": True, "pages": 3, "written": 0}, NOW - timedelta(hours=1))
+    [finding] = rule(SILENT).evaluate(store, NOW)
+    assert "采集任务运行正常但没有新内容" in finding.summary
+    health.record(store, "board", {"ok": False, "pages": 1, "errors": 4, "error_kinds": {"http_403": 4}}, NOW)
+    [finding] = rule(SILENT).evaluate(store, NOW)
+    assert "被源站拒绝4次" in finding.summary and "http_403×4" in finding.summary
+    assert finding.metrics["blocked"] == 4.0
+
+
 def test_source_silent_scope_level_and_minimum():
     store = sources_store()
     assert rule(SILENT, sources=["weibo_search"]).evaluate(store, NOW) == []
