@@ -53,6 +53,18 @@ class DetailRules(StrictModel):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
+class ForumRules(StrictModel):
+    """A thread page of a Tieba-style forum: every floor (楼) in one element, the first the thread
+    itself, the others its replies. Selectors are CSS, relative to a floor."""
+    floor: str = Field(description="each floor, e.g. div.l_post")
+    content: str = Field(description="a floor's text, e.g. div.d_post_content")
+    author: str | None = Field(default=None, description="a floor's author, e.g. a.p_author_name::text")
+    published_at: str | None = Field(default=None, description="a floor's time, e.g. span.tail-info::text")
+    floor_id: str | None = Field(default=None, description="a floor's own id, e.g. ::attr(data-pid); "
+                                                           "default: its floor number")
+    max_replies: int = Field(default=100, ge=0, le=5000, description="replies taken per thread page")
+
+
 class Source(StrictModel):
     name: str = Field(pattern=r"^[a-z0-9_\-]+$")
     type: str = Field(description="a built-in spider type (news, rss, weibo_api, gov_board, forum) "
@@ -67,6 +79,7 @@ class Source(StrictModel):
     max_pages: int = Field(default=5, ge=1, description="list/search pages to follow per crawl")
     list_page: ListPageRules = Field(default_factory=ListPageRules)
     detail: DetailRules = Field(default_factory=DetailRules)
+    forum: ForumRules | None = Field(default=None, description="type forum: the floors of a thread page")
     settings: dict[str, Any] = Field(default_factory=dict, description="extra Scrapy settings")
 
     @field_validator("type")
@@ -96,6 +109,12 @@ class Source(StrictModel):
     @property
     def platform_name(self) -> str:
         return self.platform or DEFAULT_PLATFORMS.get(self.type, "news")
+
+    @model_validator(mode="after")
+    def _forum_rules(self) -> "Source":
+        if self.forum is not None and self.type != "forum":
+            raise ValueError(f"forum: only a source of type forum reads thread floors (this one is {self.type!r})")
+        return self
 
 
 class SourcesFile(StrictModel):
