@@ -17,7 +17,7 @@ from .schema import aware
 
 KEY_PREFIX = "source_health:"
 # error kinds (crawler.metrics) that mean the site refused us rather than failed
-BLOCKED_KINDS = ("http_403", "http_429", "http_418", "login_wall", "captcha", "banned", "rate_limited")
+BLOCKED_KINDS = ("http_403", "http_429", "http_418", "http_432", "login_wall", "captcha", "banned", "rate_limited")
 
 
 class CrawlCounts(BaseModel):

@@ -152,3 +152,19 @@ def _native_id(mblog: dict[str, Any]) -> str | None:
         if value not in (None, "", 0, "0") and not isinstance(value, bool):
             return str(value).strip() or None
     return None
+
+
+# What a refusal says, by kind (index.health counts these as "blocked").
+_REFUSALS = (("login_wall", ("登录", "login", "passport", "未登录", "请先")),
+             ("captcha", ("验证码", "captcha", "安全验证", "verify")),
+             ("rate_limited", ("频繁", "稍后", "too many", "rate limit", "限制")))
+
+
+def refusal_kind(text: str | None) -> str | None:
+    """login_wall | captcha | rate_limited when a response or its message says so, else None."""
+    lowered = (text or "").lower()
+    for kind, words in _REFUSALS:
+        if any(w in lowered for w in words):
+            return kind
+    return None
+

@@ -15,7 +15,7 @@ from index.schema import post_id
 
 from ..config import Source
 
-from ..extract.weibo import WeiboFormatError, parse_search_page
+from ..extract.weibo import WeiboFormatError, parse_search_page, refusal_kind
 from .base import SourceSpider
 
 logger = logging.getLogger(__name__)
@@ -50,14 +50,26 @@ class WeiboApiSpider(SourceSpider):
 
     def parse_search(self, response: Response, template: str, keyword: str, page: int) -> Iterator[Any]:
         self.page_fetched()
+        text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
+        # A login wall or a captcha comes back as a redirect to the login site or as an HTML page, not
+        # as an empty result: it is reported (source health: blocked), never taken for "nothing new".
+        walled = refusal_kind(response.url) if "passport" in response.url or "login" in response.url else None
         try:
-            data = json.loads(response.text if hasattr(response, "text") else response.body)
+            data = json.loads(text)
             result = parse_search_page(data, self.now(), self.tz)
         except (ValueError, WeiboFormatError) as exc:   # JSONDecodeError is a ValueError
-            self.parse_failed(response, "parse", f"not a weibo search page: {exc}")
+            kind = walled or refusal_kind(text[:2000])
+            if kind:
+                self.parse_failed(response, kind, f"the site answered with a {kind.replace('_', ' ')} page")
+            else:
+                self.parse_failed(response, "parse", f"not a weibo search page: {exc}")
             return
         if not result.ok:
-            logger.debug("%s: %r ends at page %d (%s)", self.name, keyword, page, result.message)
+            kind = walled or refusal_kind(result.message)
+            if kind:
+                self.parse_failed(response, kind, f"refused ({kind}): {result.message[:200]}")
+            else:
+                logger.debug("%s: %r ends at page %d (%s)", self.name, keyword, page, result.message)
             return
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(response.url))
         for post in result.posts:

@@ -212,6 +212,11 @@ class FixtureSite:
         return 404, html, b"<h1>404 Not Found</h1>"
 
     def weibo(self, keyword: str, page: int):
+        if keyword == "登录墙":          # an expired cookie: m.weibo.cn answers ok 0 and asks to log in
+            return 200, "application/json", json.dumps({"ok": 0, "msg": "请先登录", "url": "https://passport.weibo.cn/signin"},
+                                                       ensure_ascii=False).encode()
+        if keyword == "验证码":          # too many requests: a verification page instead of JSON
+            return 200, "text/html; charset=utf-8", "<html><body>请输入验证码以继续访问</body></html>".encode()
         posts = {
             "九江": [[_mblog("4981000000000001", "九江<a href='/n/濂溪发布'>@濂溪发布</a> 十里河又臭了"
                              "<span class='url-icon'><img alt='[怒]' src='x.png'></span> "
@@ -461,3 +466,25 @@ def test_crawls_by_the_service_keep_each_sources_health(site, tmp_path, capsys, 
     assert main(["sources", "--config", str(config)]) == 0
     table = capsys.readouterr().out
     assert "xyw" in table and "http_404×1" in table       # dead: disabled now, its last crawl's problem shown
+
+
+def test_a_login_wall_and_a_captcha_are_reported_as_blocked(site, tmp_path, monkeypatch):
+    from index import health
+    from yuqing.config import load_settings
+    from yuqing.jobs import App
+    config = _write_config(tmp_path, site.base)
+    sources = yaml.safe_load((tmp_path / "sources.yaml").read_text("utf-8"))
+    weibo = next(s for s in sources["sources"] if s["name"] == "weibo")
+    weibo["keywords"] = ["登录墙", "验证码", "九江"]
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources, allow_unicode=True), "utf-8")
+    monkeypatch.chdir(tmp_path)
+    app = App(load_settings(config, base_dir=tmp_path))
+    try:
+        report = app.crawl_in_child("weibo")
+        record = health.load(app.store, "weibo")
+    finally:
+        app.close()
+    kinds = report["sources"]["weibo"]["error_kinds"]
+    assert kinds == {"login_wall": 1, "captcha": 1}, kinds
+    assert record.status == "blocked" and record.last.blocked == 2 and record.last.written == 3   # 九江 still came
+

@@ -124,9 +124,19 @@ def test_weibo_spider_pages_through_keywords():
     response3 = TextResponse(url=follow.url, body=json.dumps(data).encode(), encoding="utf-8", request=follow)
     repost = next(iter(spider.parse_search(response3, **follow.cb_kwargs)))
     assert (repost.parent_native_id, repost.root_native_id) == ("40", "40")
-    bad = TextResponse(url=follow.url, body=b"<html>login</html>", encoding="utf-8", request=follow)
+    walled = TextResponse(url=follow.url, body=b"<html>login</html>", encoding="utf-8", request=follow)
+    assert list(spider.parse_search(walled, **follow.cb_kwargs)) == []
+    assert spider.crawler.stats.get_value(metrics.ERROR_KIND + "login_wall") == 1     # a refusal, not an empty page
+    bad = TextResponse(url=follow.url, body=b"<html>oops</html>", encoding="utf-8", request=follow)
     assert list(spider.parse_search(bad, **follow.cb_kwargs)) == []
     assert spider.crawler.stats.get_value(metrics.ERROR_KIND + "parse") == 1
+    limited = TextResponse(url=follow.url, body='{"ok": 0, "msg": "请求过于频繁，请稍后再试"}'.encode(), encoding="utf-8",
+                           request=follow)
+    assert list(spider.parse_search(limited, **follow.cb_kwargs)) == []
+    assert spider.crawler.stats.get_value(metrics.ERROR_KIND + "rate_limited") == 1
+    end = TextResponse(url=follow.url, body='{"ok": 0, "msg": "这里还没有内容"}'.encode(), encoding="utf-8", request=follow)
+    assert list(spider.parse_search(end, **follow.cb_kwargs)) == []                 # the end of the results
+    assert spider.crawler.stats.get_value(metrics.ERRORS) == 3
 
 
 def test_rss_spider_uses_guid_or_url():
