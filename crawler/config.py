@@ -5,6 +5,8 @@ validated models (plus the working folders, as a CrawlContext) to the runner.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,9 @@ class Source(StrictModel):
     list_page: ListPageRules = Field(default_factory=ListPageRules)
     detail: DetailRules = Field(default_factory=DetailRules)
     forum: ForumRules | None = Field(default=None, description="type forum: the floors of a thread page")
+    id_pattern: str | None = Field(default=None, description="a regular expression whose one group takes the site's "
+                                   "own article or message id from a page URL, e.g. /(\\d+)\\.html$: the post id "
+                                   "then survives the site moving to https, another host name or port")
     settings: dict[str, Any] = Field(default_factory=dict, description="extra Scrapy settings")
 
     @field_validator("type")
@@ -109,6 +114,19 @@ class Source(StrictModel):
     @property
     def platform_name(self) -> str:
         return self.platform or DEFAULT_PLATFORMS.get(self.type, "news")
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _id_pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if groups != 1:
+            raise ValueError(f"needs exactly one group (the id), has {groups}")
+        return value
 
     @model_validator(mode="after")
     def _forum_rules(self) -> "Source":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any, Callable
@@ -189,4 +190,9 @@ class SourceSpider(scrapy.Spider):
 
     def raw_post(self, **fields: Any) -> RawPost:
         fields.setdefault("crawled_at", self.now())
+        if self.source.id_pattern and fields.get("url") and "#" not in fields["url"]:
+            match = re.search(self.source.id_pattern, fields["url"])
+            if match and match.group(1):
+                # the site's own id, in this source's namespace: stable whatever scheme, host or port serves it
+                fields["native_id"] = f"{self.source.name}/{match.group(1)}"
         return RawPost(source=self.source.name, platform=self.platform, **fields)

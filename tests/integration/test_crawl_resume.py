@@ -33,33 +33,39 @@ def _listing(page: int) -> str:
     return f"<html><head><meta charset='utf-8'></head><body><ul class='news'>{links}</ul>{nxt}</body></html>"
 
 
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802
+        if self.path.startswith("/news/"):
+            time.sleep(0.08)                    # slow enough to kill the crawl in the middle
+            body = _article(int(self.path[6:-5]))
+        elif self.path.startswith("/list_"):
+            body = _listing(int(self.path[6:-5]))
+        elif self.path == "/robots.txt":
+            body = "User-agent: *\nAllow: /\n"
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = body.encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _serve() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def slow_site():
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):  # noqa: N802
-            if self.path.startswith("/news/"):
-                time.sleep(0.08)                    # slow enough to kill the crawl in the middle
-                body = _article(int(self.path[6:-5]))
-            elif self.path.startswith("/list_"):
-                body = _listing(int(self.path[6:-5]))
-            elif self.path == "/robots.txt":
-                body = "User-agent: *\nAllow: /\n"
-            else:
-                self.send_response(404)
-                self.end_headers()
-                return
-            data = body.encode("utf-8")
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = _serve()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -116,3 +122,33 @@ def test_a_killed_crawl_resumes_without_loss_or_duplicates(slow_site, tmp_path, 
         assert app.store.count() == ARTICLES           # ids are stable: a repeat is one post
     finally:
         app.close()
+
+
+def test_a_site_moved_to_another_port_gives_the_same_ids_with_id_pattern(slow_site, tmp_path):
+    """The same articles served on two ports (as when a site moves, or http becomes https): with
+    id_pattern the site's own article number is the id, so the second crawl adds nothing new."""
+    import shutil
+    from yuqing.config import load_settings
+    from yuqing.jobs import App
+    config = _config(tmp_path, slow_site)
+    sources = yaml.safe_load((tmp_path / "sources.yaml").read_text("utf-8"))
+    sources["sources"][0]["id_pattern"] = r"/news/(\d+)\.html$"
+    sources["sources"][0]["max_pages"] = 1
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources, allow_unicode=True), "utf-8")
+    cmd = [sys.executable, "-m", "yuqing.crawl_child", "--config", str(config), "--base-dir", str(tmp_path),
+           "--source", "jjnews"]
+    assert subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=120).returncode == 0
+    first = set(_ids(tmp_path / "var" / "inbox"))
+    assert len(first) == PER_LIST and all(i.startswith("news:jjnews/") for i in first)
+    # the same site on another port: a second server, the seen-state forgotten so every page is delivered again
+    moved = _serve()
+    try:
+        sources["sources"][0]["start_urls"] = [f"http://127.0.0.1:{moved.server_address[1]}/list_1.html"]
+        (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources, allow_unicode=True), "utf-8")
+        shutil.rmtree(tmp_path / "var" / "inbox")
+        for state in (tmp_path / "var").glob("crawl_state*"):
+            state.unlink()
+        assert subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=120).returncode == 0
+    finally:
+        moved.shutdown()
+    assert set(_ids(tmp_path / "var" / "inbox")) == first
