@@ -82,6 +82,8 @@ class Source(StrictModel):
     list_page: ListPageRules = Field(default_factory=ListPageRules)
     detail: DetailRules = Field(default_factory=DetailRules)
     forum: ForumRules | None = Field(default=None, description="type forum: the floors of a thread page")
+    proxies: list[str] = Field(default_factory=list, description="proxy URLs (http://user:pass@host:port, "
+                               "${VAR} read from the environment) used in turn, one failing for 5 minutes is passed over")
     id_pattern: str | None = Field(default=None, description="a regular expression whose one group takes the site's "
                                    "own article or message id from a page URL, e.g. /(\\d+)\\.html$: the post id "
                                    "then survives the site moving to https, another host name or port")
@@ -114,6 +116,17 @@ class Source(StrictModel):
     @property
     def platform_name(self) -> str:
         return self.platform or DEFAULT_PLATFORMS.get(self.type, "news")
+
+    @field_validator("proxies")
+    @classmethod
+    def _proxies(cls, proxies: list[str]) -> list[str]:
+        expanded = []
+        for proxy in proxies:
+            proxy = expand_env(proxy)
+            if not proxy.startswith(("http://", "https://")):
+                raise ValueError(f"{proxy!r} is not an http(s) proxy URL")
+            expanded.append(proxy)
+        return expanded
 
     @field_validator("id_pattern")
     @classmethod

@@ -51,3 +51,54 @@ class PageEncodingMiddleware:
             raise UndecodableResponse(f"{ratio:.0%} of the text does not decode as {response.encoding}; "
                                       f"set the source's encoding if the site uses another one")
         return response
+
+
+class ProxyPoolMiddleware:
+    """The source's proxies (Source.proxies → YUQING_PROXIES) in turn, one per request; a proxy the
+    connection to which fails is passed over for `YUQING_PROXY_BACKOFF_S` (300 s), and the retried
+    request goes through the next one. Scrapy's HttpProxyMiddleware then speaks to it."""
+
+    def __init__(self, proxies: list[str], backoff_s: float = 300.0):
+        self.proxies = list(proxies)
+        self.backoff_s = backoff_s
+        self.down_until: dict[str, float] = {}
+        self.turn = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "ProxyPoolMiddleware":
+        from scrapy.exceptions import NotConfigured
+        proxies = crawler.settings.getlist("YUQING_PROXIES")
+        if not proxies:
+            raise NotConfigured("no proxies")
+        return cls(proxies, crawler.settings.getfloat("YUQING_PROXY_BACKOFF_S", 300.0))
+
+    def _next(self) -> str:
+        import time
+        now = time.monotonic()
+        for _ in range(len(self.proxies)):
+            proxy = self.proxies[self.turn % len(self.proxies)]
+            self.turn += 1
+            if self.down_until.get(proxy, 0) <= now:
+                return proxy
+        return min(self.proxies, key=lambda p: self.down_until.get(p, 0))   # all down: the one back soonest
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        current = request.meta.get("yuqing_proxy")
+        if current is None or current not in self.proxies or self.down_until.get(current, 0) > _monotonic():
+            proxy = self._next()
+            request.meta["yuqing_proxy"] = request.meta["proxy"] = proxy
+        return None
+
+    def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
+        proxy = request.meta.get("yuqing_proxy")
+        if proxy:
+            self.down_until[proxy] = _monotonic() + self.backoff_s
+            logger.warning("proxy %s failed (%s); passed over for %.0f s", proxy.split("@")[-1],
+                           type(exception).__name__, self.backoff_s)
+        return None
+
+
+def _monotonic() -> float:
+    import time
+    return time.monotonic()
+

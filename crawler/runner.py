@@ -152,6 +152,8 @@ def source_custom_settings(source: Source, base: ScrapySettings) -> dict[str, An
         custom.update(DOWNLOAD_DELAY=0, AUTOTHROTTLE_ENABLED=False)
     if source.encoding:
         custom["YUQING_SOURCE_ENCODING"] = normalize_encoding(source.encoding)
+    if source.proxies:
+        custom["YUQING_PROXIES"] = list(source.proxies)
     custom.update(source.settings)
     return custom
 

@@ -52,6 +52,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOADER_MIDDLEWARES = {
     # below HttpCompressionMiddleware (590): sees decompressed bodies
     "crawler.middlewares.PageEncodingMiddleware": 580,
+    # after RetryMiddleware (550), before HttpProxyMiddleware (750): a failed proxy is passed over before the
+    # retry goes out; each request gets the source's next proxy (none configured: off)
+    "crawler.middlewares.ProxyPoolMiddleware": 560,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidatePipeline": 100,

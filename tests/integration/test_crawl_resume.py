@@ -152,3 +152,43 @@ def test_a_site_moved_to_another_port_gives_the_same_ids_with_id_pattern(slow_si
     finally:
         moved.shutdown()
     assert set(_ids(tmp_path / "var" / "inbox")) == first
+
+
+def test_proxies_are_used_in_turn_and_a_dead_one_is_passed_over(slow_site, tmp_path):
+    import socket
+    import urllib.request
+    relayed: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802 - a forward proxy: the request line holds the absolute URL
+            relayed.append(self.path)
+            with urllib.request.urlopen(self.path, timeout=10) as upstream:   # noqa: S310 - loopback test
+                data = upstream.read()
+                self.send_response(upstream.status)
+                self.send_header("Content-Type", upstream.headers.get("Content-Type", "text/html"))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"          # nobody listens there once closed
+    config = _config(tmp_path, slow_site)
+    sources = yaml.safe_load((tmp_path / "sources.yaml").read_text("utf-8"))
+    sources["sources"][0].update(max_pages=1, proxies=[dead, f"http://127.0.0.1:{proxy.server_address[1]}"])
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources, allow_unicode=True), "utf-8")
+    try:
+        run = subprocess.run([sys.executable, "-m", "yuqing.crawl_child", "--config", str(config), "--base-dir",
+                              str(tmp_path), "--source", "jjnews"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    finally:
+        proxy.shutdown()
+    report = json.loads(run.stdout.strip().splitlines()[-1])["sources"]["jjnews"]
+    assert report["ok"] is True and report["written"] == PER_LIST, report
+    assert len(set(_ids(tmp_path / "var" / "inbox"))) == PER_LIST
+    assert sum("/news/" in u for u in relayed) == PER_LIST          # every article came through the live proxy
+    assert "proxy" in run.stderr and "passed over" in run.stderr
