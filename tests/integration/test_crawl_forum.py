@@ -6,12 +6,12 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.http import html_site
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -49,34 +49,18 @@ def _list_page(page: int) -> str:
     return f'<html><head><meta charset="utf-8"></head><body><ul id="thread_list">{rows}</ul>{nxt}</body></html>'
 
 
+def _route(path: str) -> str | None:
+    if path.startswith("/f?"):
+        return _list_page(2 if "pn=50" in path else 1)
+    if path.startswith("/p/") and path[3:] in THREADS:
+        return _thread_page(path[3:])
+    return "User-agent: *\nAllow: /\n" if path == "/robots.txt" else None
+
+
 @pytest.fixture
 def forum_site():
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):  # noqa: N802
-            if self.path.startswith("/f?"):
-                body = _list_page(2 if "pn=50" in self.path else 1)
-            elif self.path.startswith("/p/") and self.path[3:] in THREADS:
-                body = _thread_page(self.path[3:])
-            elif self.path == "/robots.txt":
-                body = "User-agent: *\nAllow: /\n"
-            else:
-                self.send_response(404)
-                self.end_headers()
-                return
-            data = body.encode("utf-8")
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with html_site(_route) as base:
+        yield base
 
 
 def _config(tmp: Path, base: str, forum: dict | None) -> Path:

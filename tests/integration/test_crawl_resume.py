@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.http import html_handler, start
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 ARTICLES, PER_LIST, BATCH = 80, 20, 5
@@ -33,34 +35,17 @@ def _listing(page: int) -> str:
     return f"<html><head><meta charset='utf-8'></head><body><ul class='news'>{links}</ul>{nxt}</body></html>"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):  # noqa: N802
-        if self.path.startswith("/news/"):
-            time.sleep(0.08)                    # slow enough to kill the crawl in the middle
-            body = _article(int(self.path[6:-5]))
-        elif self.path.startswith("/list_"):
-            body = _listing(int(self.path[6:-5]))
-        elif self.path == "/robots.txt":
-            body = "User-agent: *\nAllow: /\n"
-        else:
-            self.send_response(404)
-            self.end_headers()
-            return
-        data = body.encode("utf-8")
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+def _route(path: str) -> str | None:
+    if path.startswith("/news/"):
+        time.sleep(0.08)                        # slow enough to kill the crawl in the middle
+        return _article(int(path[6:-5]))
+    if path.startswith("/list_"):
+        return _listing(int(path[6:-5]))
+    return "User-agent: *\nAllow: /\n" if path == "/robots.txt" else None
 
 
 def _serve() -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return start(html_handler(_route))
 
 
 @pytest.fixture
