@@ -145,9 +145,12 @@ def test_rss_spider_uses_guid_or_url():
             "<description>正文甲</description></item><item><title>乙</title><guid>opaque-2</guid>"
             "<description>正文乙</description></item></channel></rss>")
     response = TextResponse(url="http://127.0.0.1:8000/rss.xml", body=feed.encode(), encoding="utf-8")
-    first, second = spider.parse_feed(response)
-    assert (first.native_id, first.url) == (None, "http://h/1.html")
-    assert (second.native_id, second.url) == ("opaque-2", None)
+    follow, second = spider.parse_feed(response)
+    # a summary-only entry with a link is followed to its article, the summary post riding along
+    first = follow.cb_kwargs["post"]
+    assert follow.url == "http://h/1.html" and follow.callback == spider.parse_article
+    assert (first.native_id, first.url, first.content) == (None, "http://h/1.html", "正文甲")
+    assert (second.native_id, second.url) == ("opaque-2", None)     # no link: the summary is the post
 
 
 def test_gov_board_spider_takes_the_message_id():
