@@ -266,13 +266,14 @@ class ArticleExtractor:
         meta = meta_tags(sel)
         page = ExtractedPage()
         lazy: dict[str, Any] = {}
+        text = PageText(sel)
 
         def traf() -> dict[str, Any]:
             if "doc" not in lazy:
                 lazy["doc"] = _trafilatura(html, url)
             return lazy["doc"]
 
-        page.title = clean_line(css_text(sel, self.rules.title)) or self._title(sel, meta, traf)
+        page.title = clean_line(css_text(sel, self.rules.title)) or self._title(sel, meta, traf, text)
         page.content = (css_text(sel, self.rules.content)
                         or strip_boilerplate_lines(untable(traf().get("text") or ""), page.title)
                         or _paragraphs(sel)
@@ -280,9 +281,10 @@ class ArticleExtractor:
         if not (page.title or page.content):
             raise ExtractionError("no title or text found")
 
-        page.published_at, page.published_from = self._published_at(sel, meta, now, listed_at, traf, page.title)
+        page.published_at, page.published_from = self._published_at(sel, meta, now, listed_at, traf, page.title,
+                                                                    text)
         if page.published_at is not None:
-            page.published_at = refine_time(page.published_at, page.published_from, html, sel, self.tz)
+            page.published_at = refine_time(page.published_at, page.published_from, html, text.joined, self.tz)
         page.author = (clean_line(css_text(sel, self.rules.author)) or self._labelled(sel, _AUTHOR_RE)
                        or next((clean_line(meta[k]) for k in _AUTHOR_META_KEYS if meta.get(k)), None)
                        or clean_line(traf().get("author")) or self._labelled(sel, _EDITOR_RE)) or None
@@ -296,7 +298,7 @@ class ArticleExtractor:
         return page
 
     @staticmethod
-    def _title(sel: Selector, meta: dict[str, str], traf: Callable[[], dict[str, Any]]) -> str:
+    def _title(sel: Selector, meta: dict[str, str], traf: Callable[[], dict[str, Any]], text: "PageText") -> str:
         # The article's own headline is a page heading that <title> (or og:title) begins with —
         # "标题-EDN 电子技术设计", "标题 东区办事处": the site's name follows. Headings of sidebars
         # and recommendation lists are not in <title>, whatever trafilatura picked.
@@ -308,9 +310,8 @@ class ArticleExtractor:
                 return max(starts, key=len)
         # No heading element: a text of the page that <title> begins with, most of <title>'s first part
         # (layout-table sites put the headline in a <td>): "标题 东区办事处_中山网" → "标题".
-        texts = _text_nodes(sel)
         first = _title_from_head(sel)
-        starts = [t for t in texts if full_head and 6 <= len(t) < len(full_head) and full_head.startswith(t)
+        starts = [t for t in text.nodes if full_head and 6 <= len(t) < len(full_head) and full_head.startswith(t)
                   and len(t) >= 0.6 * len(first)]
         if starts:
             return max(starts, key=len)
@@ -324,12 +325,12 @@ class ArticleExtractor:
 
     def _published_at(self, sel: Selector, meta: dict[str, str], now: datetime | None,
                       listed_at: datetime | None, traf: Callable[[], dict[str, Any]],
-                      title: str = "") -> tuple[datetime | None, str]:
+                      title: str, text: "PageText") -> tuple[datetime | None, str]:
         if self.rules.published_at:
             value = find_datetime(css_text(sel, self.rules.published_at), now, self.tz, loose=True)
             if value:
                 return value, "selector"
-        value = self._byline_time(sel, title, now)
+        value = self._byline_time(text.joined, title, now)
         if value:
             return value, "byline"
         for key in _DATE_META_KEYS:
@@ -339,9 +340,7 @@ class ArticleExtractor:
         value = self._info_line_time(sel, now)
         if value:
             return value, "info"
-        body_text = clean_line(" ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]")
-                                        .getall()))
-        for label_hit in _labelled_times(body_text):
+        for label_hit in _labelled_times(text.joined):
             value = parse_datetime(label_hit, now, self.tz)
             if value:
                 return value, "label"
@@ -352,13 +351,12 @@ class ArticleExtractor:
             return value, "trafilatura"
         return None, ""
 
-    def _byline_time(self, sel: Selector, title: str, now: datetime | None) -> datetime | None:
+    def _byline_time(self, text: str, title: str, now: datetime | None) -> datetime | None:
         """The date and clock time in the byline: the first one in the text just after the headline
         (新华社 2020-01-03 18:13, 发表于2014-08-24 21:30 | 来源…). What the reader sees beats meta
         tags, which some portals fill with an update time."""
         if len(title) < 4:
             return None
-        text = clean_line(" ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall()))
         at = text.find(title)
         if at < 0:
             return None
@@ -404,50 +402,62 @@ class ArticleExtractor:
         return None
 
 
-def refine_time(value: datetime, found_by: str, html: str, sel: Selector, tz: tzinfo) -> datetime:
+def refine_time(value: datetime, found_by: str, html: str, page_text: str, tz: tzinfo) -> datetime:
     """Two repairs a page itself allows:
     - a bare date (a meta tag, trafilatura's day): the same date shown with a clock time on the
       page gives the time (人民网 meta 2019-06-15, byline 2019年06月15日08:18);
     - a date read without its year (10-08 12:00, resolved against the crawl time): the page's own
       full date with the same month, day and clock (a script's "2019-10-08 12:00:57") gives the year.
+    `html` is searched whole (scripts hold such dates); `page_text` is the visible text.
     """
     local = value.astimezone(tz)
-    text = " ".join(html.split())
-    if (local.hour, local.minute, local.second) == (0, 0, 0):
-        for match in FULL_RE.finditer(text):
-            if match.group("H") is None:
-                continue
-            full = parse_datetime(match.group(0), None, tz)
-            if full is not None and full.astimezone(tz).date() == local.date():
-                return full
-    if found_by in ("info", "byline", "label", "selector", "listing"):
-        for match in FULL_RE.finditer(text):
-            if match.group("H") is None:
-                continue
-            full = parse_datetime(match.group(0), None, tz)
-            if full is None:
-                continue
+    bare = (local.hour, local.minute, local.second) == (0, 0, 0)
+    yearless = found_by in ("info", "byline", "label", "selector", "listing")
+    if not (bare or yearless):
+        return value
+    shown = [full for full in (parse_datetime(m.group(0), None, tz) for m in FULL_RE.finditer(" ".join(html.split()))
+                               if m.group("H") is not None) if full is not None]      # the page's dates with a clock
+    if bare:
+        same_day = next((full for full in shown if full.astimezone(tz).date() == local.date()), None)
+        if same_day is not None:
+            return same_day
+    if yearless:
+        clock = (local.month, local.day, local.hour, local.minute)
+        for full in shown:
             f = full.astimezone(tz)
-            if (f.month, f.day, f.hour, f.minute) == (local.month, local.day, local.hour, local.minute) \
-                    and f.year != local.year and _yearless(_page_text(sel), local):
+            if (f.month, f.day, f.hour, f.minute) == clock and f.year != local.year and _yearless(page_text, local):
                 return local.replace(year=f.year)
     return value
 
 
-def _text_nodes(sel: Selector) -> list[str]:
-    return [t for t in (clean_line(x) for x in sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]")
-                        .getall()) if t]
+class PageText:
+    """The page's visible text (scripts and styles left out), read once per extraction: its
+    cleaned text nodes and all of it on one line."""
+    _XPATH = "//body//text()[not(ancestor::script or ancestor::style)]"
+
+    def __init__(self, sel: Selector):
+        self._raw = sel.xpath(self._XPATH).getall()
+        self._nodes: list[str] | None = None
+        self._joined: str | None = None
+
+    @property
+    def nodes(self) -> list[str]:
+        if self._nodes is None:
+            self._nodes = [t for t in (clean_line(x) for x in self._raw) if t]
+        return self._nodes
+
+    @property
+    def joined(self) -> str:
+        if self._joined is None:
+            self._joined = clean_line(" ".join(self._raw))
+        return self._joined
 
 
-def _page_text(sel: Selector) -> str:
-    return clean_line(" ".join(sel.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall()))
-
-
-def _yearless(html: str, local: datetime) -> bool:
-    """The page shows this month-day-clock without a year somewhere (so the year was a guess)."""
+def _yearless(text: str, local: datetime) -> bool:
+    """The page text shows this month-day-clock without a year (so the year was a guess)."""
     pattern = re.compile(rf"(?<![\d年/\-.]){local.month:02d}-{local.day:02d}\s+{local.hour:02d}:{local.minute:02d}"
                          rf"|(?<![\d年]){local.month}月{local.day}日\s*{local.hour:02d}:{local.minute:02d}")
-    return bool(pattern.search(html))
+    return bool(pattern.search(text))
 
 
 def _labelled_times(text: str) -> list[str]:
