@@ -68,10 +68,6 @@ class DailyReport:
     context: dict[str, Any]
 
     @property
-    def end(self) -> datetime:
-        return self.context["end"]
-
-    @property
     def stamp(self) -> str:
         return f"{self.context['report_date']:%Y%m%d-%H%M}"
 
@@ -96,7 +92,7 @@ class DailyReportBuilder:
             key_events=self._key_events(context["alerts"], period, end),
             new_events=self._new_events(start, end),
             risks=self._risks(context["alerts"]),
-            district_map=self._map(period, font, context["regions"]),
+            district_map=self._map(period, font),
             level_names=LEVEL_NAMES, fonts=css_font_stacks(),
         )
         return DailyReport(context)
@@ -111,14 +107,15 @@ class DailyReportBuilder:
             if len(entries) >= self.settings.max_events:
                 break
             try:
-                _, event, _ = scope(self.store, alert["id"])
+                scoped = scope(self.store, alert["id"])
             except ReportError:
                 continue
+            event = scoped[1]
             key = event.id if event else alert["id"]
             if key in covered:
                 continue
             covered.add(key)
-            entry = self._entry(alert["id"], alert, event, end)
+            entry = self._entry(alert["id"], alert, event, end, scoped)
             if entry is not None:
                 entries.append(entry)
         if len(entries) < self.settings.max_events:
@@ -134,9 +131,10 @@ class DailyReportBuilder:
                     entries.append(entry)
         return entries
 
-    def _entry(self, subject: str, alert: dict[str, Any] | None, event, end: datetime) -> dict[str, Any] | None:
+    def _entry(self, subject: str, alert: dict[str, Any] | None, event, end: datetime,
+               scoped=None) -> dict[str, Any] | None:
         try:
-            report = self.events.build(subject, end, charts=False)
+            report = self.events.build(subject, end, charts=False, scoped=scoped)
         except ReportError as exc:
             logger.info("日报: no entry for %s: %s", subject, exc)
             return None
@@ -148,7 +146,6 @@ class DailyReportBuilder:
             agency, status = self.briefing.router.agency_for(event.topic if event else None, code).name, "未触发预警"
         first_refs = report.first_report.posts if report.first_report else []
         return {
-            "subject": subject, "event_id": event.id if event else None,
             "title": self.mask(event.title) if event else report.title.removeprefix("关于“").removesuffix("”的舆情专报"),
             "level": level, "level_name": LEVEL_NAMES[level] if level else "未预警",
             "colour": LEVEL_COLOURS[level] if level else "#8c96a3",
@@ -185,7 +182,7 @@ class DailyReportBuilder:
         return rows
 
     # --- the district map --------------------------------------------------------------
-    def _map(self, period: PostQuery, font: str | None, regions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def _map(self, period: PostQuery, font: str | None) -> dict[str, Any] | None:
         if not self.settings.map.enabled or not self.boundaries:
             return None
         codes = {d.code for d in self.boundaries}

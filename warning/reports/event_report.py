@@ -81,10 +81,6 @@ class EventReport:
 # --- choosing the posts -------------------------------------------------------
 def scope(store: Store, subject: str) -> tuple[Alert | None, Event | None, PostQuery]:
     """The alert or event an id names and the query of the posts a report on it covers."""
-    return _scope(store, subject)
-
-
-def _scope(store: Store, subject: str) -> tuple[Alert | None, Event | None, PostQuery]:
     alert = store.get_alert(subject)
     event = None
     if alert is None:
@@ -153,10 +149,11 @@ class EventReportBuilder:
         self.store, self.agencies, self.topics = store, agencies, topics
         self.office_name, self.tz, self.mask = office_name, tz, masker
 
-    def build(self, subject: str, now: datetime, *, charts: bool = True) -> EventReport:
+    def build(self, subject: str, now: datetime, *, charts: bool = True,
+              scoped: tuple[Alert | None, Event | None, PostQuery] | None = None) -> EventReport:
         """The 专报 of an alert or event; charts=False leaves the two PNG charts empty (the 日报's
-        entries need none)."""
-        alert, event, query = _scope(self.store, subject)
+        entries need none); `scoped`: what scope(store, subject) gave, when the caller has it."""
+        alert, event, query = scoped or scope(self.store, subject)
         posts = sorted(self.store.iter_posts(query), key=lambda p: p.published_at)[:MAX_POSTS]
         if not posts:
             raise ReportError(f"{subject}: no posts to report on")
