@@ -367,7 +367,7 @@ def create_app(app, *, limiter=None) -> FastAPI:
         return StreamingResponse(iter(body), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="search.csv"'})
 
-    def may_read(who: Principal, folder: str, name: str) -> bool:
+    def may_read(who: Principal, folder: str, name: str, view: AlertViews | None = None) -> bool:
         """Admins and analysts read every report. An agency user reads the 日报 (the office sends it to
         its member units), and the 专报 of events and of alerts routed or reported to its agency."""
         if who.role in ("admin", "analyst") or folder == "briefings":
@@ -376,7 +376,7 @@ def create_app(app, *, limiter=None) -> FastAPI:
             return False
         subject = name.removeprefix("zhuanbao-").rsplit(".", 1)[0]
         try:
-            if alerts_view().get(who, subject) is not None:
+            if (view or alerts_view()).get(who, subject) is not None:
                 return True
         except PermissionError:
             return False
@@ -385,10 +385,11 @@ def create_app(app, *, limiter=None) -> FastAPI:
     @api.get("/reports", response_class=HTMLResponse, include_in_schema=False)
     def reports_page(request: Request, who: Principal = Depends(user)):
         groups = []
+        view = alerts_view()        # one directory for the whole listing, not one per file
         for folder, label in (("briefings", "舆情日报"), ("reports", "舆情专报")):
             d = app.output_dir / folder
             files = sorted((p for p in d.glob("*") if p.is_file() and REPORT_NAME.match(p.name)
-                            and may_read(who, folder, p.name)),
+                            and may_read(who, folder, p.name, view)),
                            key=lambda p: p.name, reverse=True) if d.is_dir() else []
             groups.append({"folder": folder, "label": label,
                            "files": [{"name": p.name, "size": p.stat().st_size,
