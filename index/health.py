@@ -7,7 +7,6 @@ failure an office must hear about, since the crawl otherwise "succeeds" with not
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -33,10 +32,9 @@ class CrawlCounts(BaseModel):
         kinds = dict(self.error_kinds)
         for k, v in other.error_kinds.items():
             kinds[k] = kinds.get(k, 0) + v
-        return CrawlCounts(pages=self.pages + other.pages, written=self.written + other.written,
-                           skipped_seen=self.skipped_seen + other.skipped_seen, errors=self.errors + other.errors,
-                           blocked=self.blocked + other.blocked, ignored=self.ignored + other.ignored,
-                           error_kinds=kinds)
+        sums = {name: getattr(self, name) + getattr(other, name) for name in type(self).model_fields
+                if name != "error_kinds"}
+        return CrawlCounts(**sums, error_kinds=kinds)
 
 
 class SourceHealth(BaseModel):
@@ -101,4 +99,4 @@ def record(state, name: str, report: dict[str, Any], at: datetime, ok: bool | No
 
 
 def dump(health: SourceHealth) -> dict[str, Any]:
-    return {**json.loads(health.model_dump_json()), "status": health.status}
+    return {**health.model_dump(mode="json"), "status": health.status}
