@@ -102,31 +102,20 @@ class Source(StrictModel):
             raise ValueError(f"unknown platform {value!r}; use one of {', '.join(PLATFORMS)}")
         return value
 
-    @field_validator("start_urls")
+    @field_validator("start_urls", "proxies")
     @classmethod
-    def _urls(cls, urls: list[str]) -> list[str]:
-        expanded = []
-        for url in urls:
-            url = expand_env(url)
+    def _urls(cls, urls: list[str], info) -> list[str]:
+        """${VAR} read from the environment; each must be an http(s) URL."""
+        what = "proxy URL" if info.field_name == "proxies" else "URL"
+        expanded = [expand_env(url) for url in urls]
+        for url in expanded:
             if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} is not an http(s) URL")
-            expanded.append(url)
+                raise ValueError(f"{url!r} is not an http(s) {what}")
         return expanded
 
     @property
     def platform_name(self) -> str:
         return self.platform or DEFAULT_PLATFORMS.get(self.type, "news")
-
-    @field_validator("proxies")
-    @classmethod
-    def _proxies(cls, proxies: list[str]) -> list[str]:
-        expanded = []
-        for proxy in proxies:
-            proxy = expand_env(proxy)
-            if not proxy.startswith(("http://", "https://")):
-                raise ValueError(f"{proxy!r} is not an http(s) proxy URL")
-            expanded.append(proxy)
-        return expanded
 
     @field_validator("id_pattern")
     @classmethod
