@@ -8,9 +8,10 @@ with no declaration, GBK bytes behind a UTF-8 declaration).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response, TextResponse
 
 from .extract.encoding import normalize_encoding, pick_encoding, replacement_ratio
@@ -66,14 +67,12 @@ class ProxyPoolMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "ProxyPoolMiddleware":
-        from scrapy.exceptions import NotConfigured
         proxies = crawler.settings.getlist("YUQING_PROXIES")
         if not proxies:
             raise NotConfigured("no proxies")
         return cls(proxies, crawler.settings.getfloat("YUQING_PROXY_BACKOFF_S", 300.0))
 
     def _next(self) -> str:
-        import time
         now = time.monotonic()
         for _ in range(len(self.proxies)):
             proxy = self.proxies[self.turn % len(self.proxies)]
@@ -84,7 +83,7 @@ class ProxyPoolMiddleware:
 
     def process_request(self, request: Request, spider: Any = None) -> None:
         current = request.meta.get("yuqing_proxy")
-        if current is None or current not in self.proxies or self.down_until.get(current, 0) > _monotonic():
+        if current is None or current not in self.proxies or self.down_until.get(current, 0) > time.monotonic():
             proxy = self._next()
             request.meta["yuqing_proxy"] = request.meta["proxy"] = proxy
         return None
@@ -92,13 +91,7 @@ class ProxyPoolMiddleware:
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
         proxy = request.meta.get("yuqing_proxy")
         if proxy:
-            self.down_until[proxy] = _monotonic() + self.backoff_s
+            self.down_until[proxy] = time.monotonic() + self.backoff_s
             logger.warning("proxy %s failed (%s); passed over for %.0f s", proxy.split("@")[-1],
                            type(exception).__name__, self.backoff_s)
         return None
-
-
-def _monotonic() -> float:
-    import time
-    return time.monotonic()
-

@@ -53,7 +53,7 @@ class WeiboApiSpider(SourceSpider):
         text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
         # A login wall or a captcha comes back as a redirect to the login site or as an HTML page, not
         # as an empty result: it is reported (source health: blocked), never taken for "nothing new".
-        walled = refusal_kind(response.url) if "passport" in response.url or "login" in response.url else None
+        walled = "login_wall" if "passport" in response.url or "login" in response.url else None
         try:
             data = json.loads(text)
             result = parse_search_page(data, self.now(), self.tz)
