@@ -736,7 +736,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(sub.add_parser("brief", help="write the daily briefing (HTML)"))
     p.add_argument("--at", type=_parse_time, default=None, help="briefing time (default: now)")
-    p.add_argument("--hours", type=int, default=24, help="period length before --at")
+    p.add_argument("--hours", type=int, default=None, help="period length before --at (default: app.yaml daily_report.hours, 24)")
     p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser("notify", help="notifications that did not get through: list and resend")

@@ -108,6 +108,7 @@ class Settings:
         self.agencies = agencies
         self.config_path = config_path
         self.base_dir = base_dir
+        self._boundaries = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -142,11 +143,13 @@ class Settings:
         return p if p.is_absolute() else self.config_path.parent / p
 
     def boundaries(self):
-        """The districts of the 日报 map (checked when the settings were loaded), or None when off."""
+        """The districts of the 日报 map (read and checked once, when the settings load), or None when off."""
         if not self.app.daily_report.map.enabled:
             return None
-        from warning.reports.districts import load_boundaries
-        return load_boundaries(self.boundaries_path())
+        if self._boundaries is None:
+            from warning.reports.districts import load_boundaries
+            self._boundaries = load_boundaries(self.boundaries_path())
+        return self._boundaries
 
     @property
     def models_dir(self) -> Path:

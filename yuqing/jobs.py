@@ -553,17 +553,17 @@ class App:
         return datetime.combine(day, at or self.briefing_clock(), tzinfo=self.settings.tz)
 
     def write_daily_report(self, day: date | None = None, formats=None, out_dir: Path | None = None, *,
-                           end: datetime | None = None) -> list[Path]:
-        """The 日报 (warning.reports.daily) for the daily_report.hours before `end` (default: the
-        briefing time on `day`, else now), in `formats` (default: daily_report.formats), written to
-        out_dir (default: output_dir/briefings)."""
+                           end: datetime | None = None, hours: int | None = None) -> list[Path]:
+        """The 日报 (warning.reports.daily) for the `hours` (default: daily_report.hours) before `end`
+        (default: the briefing time on `day`, else now), in `formats` (default: daily_report.formats),
+        written to out_dir (default: output_dir/briefings)."""
         from warning.reports.daily import write_daily_report
         cfg = self.settings.app.daily_report
         if end is None:
             end = self.daily_report_end(day) if day is not None else self.settings.now()
         out = out_dir or (self.output_dir / "briefings")
         with self._lock:
-            paths = write_daily_report(self.store, start=end - timedelta(hours=cfg.hours), end=end, out_dir=out,
+            paths = write_daily_report(self.store, start=end - timedelta(hours=hours or cfg.hours), end=end, out_dir=out,
                                        office_name=self.settings.app.office_name, agencies=self.settings.agencies,
                                        topics=self.settings.topics, settings=cfg, formats=formats,
                                        boundaries=self.settings.boundaries() or [],
@@ -582,7 +582,7 @@ class App:
 
     def mail_daily_report(self, paths: list[Path], end: datetime) -> int:
         """Mail the issue's `daily_report.attach` files; returns how many subscribers got it now.
-        A failed delivery is logged and retried by the next run of the job."""
+        A failed delivery is logged; `yuqing report daily --date D --mail` sends it again."""
         from warning.notifiers import NotificationError, build_notifiers, daily_report_email
         from warning.reports.daily import MIME, issue_number
         cfg = self.settings.app.daily_report
@@ -612,17 +612,7 @@ class App:
             log.info("daily report mailed", extra={"subscriber": sub.id, "to": sub.email, "issue": label})
         return sent
 
-    def write_briefing(self, now: datetime | None = None, hours: int = 24) -> Path:
-        """Daily briefing (日报) for the `hours` before `now`."""
-        from warning.reports import render_briefing
-        end = now or self.settings.now()
-        out = self.output_dir / "briefings"
-        out.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            path = render_briefing(self.store, start=end - timedelta(hours=hours), end=end, out_dir=out,
-                                   office_name=self.settings.app.office_name,
-                                   agencies=self.settings.agencies, topics=self.settings.topics,
-                                   source_labels={s.name: s.label for s in self.settings.sources.sources if s.label},
-                                   tz=self.settings.tz)
-        log.info("briefing written", extra={"path": str(path)})
-        return path
+    def write_briefing(self, now: datetime | None = None, hours: int | None = None) -> Path:
+        """The 日报's HTML for the `hours` (default: daily_report.hours) before `now` (`yuqing brief`),
+        with the configured map and entries like every other issue."""
+        return self.write_daily_report(formats=["html"], end=now or self.settings.now(), hours=hours)[0]
