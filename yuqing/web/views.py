@@ -139,7 +139,7 @@ def alert_json(alert: Alert, who: Principal, now: datetime) -> dict[str, Any]:
         data["basis"]["text"] = who.mask(data["basis"]["text"])
     if data.get("peak") and data["peak"].get("summary"):
         data["peak"]["summary"] = who.mask(data["peak"]["summary"])
-    # history: the lifecycle's own fields only (a notifier's error may quote addresses), every text masked
+    # history: the lifecycle's own fields only (a notifier's error may quote addresses), notes masked
     data["history"] = [{k: (who.mask(v) if k == "note" else v) for k, v in entry.items() if k in HISTORY_KEYS}
                        for entry in data.get("history", [])]
     data["overdue"] = overdue_kinds(alert, now)
@@ -314,7 +314,7 @@ HOT_WORDS_SPAN = timedelta(hours=24)
 
 def overview(store: Store, who: Principal, start: datetime, end: datetime, tz) -> dict[str, Any]:
     """The overview page's numbers: one Store.overview call for the period (the SQLite store answers
-    it from a covering index in one pass), the previous period's total, and hot words of the
+    it from its hourly rollup and a covering index), the previous period's total, and hot words of the
     range's last 24 h (what is hot now; over 30 days they would say little and cost most)."""
     from warning.reports.chart import trend_svg
     period = PostQuery(start=start, end=end)
